@@ -1,0 +1,459 @@
+"""Run configuration: one frozen dataclass per section, TOML loading, ``--set`` overrides.
+
+Every field carries its documentation and its allowed values in ``dataclasses.field``
+metadata (``help``, and ``range`` or ``choices``). That one source drives validation
+(:func:`validate`), the error messages, and the configuration reference in
+``docs/configuration.md`` (:func:`reference_markdown`; a test keeps the page in step).
+
+Validation happens before any work starts: a bad value raises :class:`ConfigError` whose
+message is a single line naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+INF = math.inf
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+def _f(
+    default: Any,
+    help: str,
+    range: tuple[float, float] | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """Declare a config field with its documentation and allowed values.
+
+    Args:
+        default: Default value (immutable).
+        help: One-sentence meaning, shown in the configuration reference.
+        range: Inclusive ``(low, high)`` bounds for numbers (and for each element of a tuple).
+        choices: Allowed values for strings.
+    """
+    return field(default=default, metadata={"help": help, "range": range, "choices": choices})
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The token world: prompts, vocabulary, length cap and the reference ("SFT") policy."""
+
+    seed: int = _f(
+        0,
+        "Seed of the world itself (gold weights and reference policy); "
+        "kept apart from the run seed so seeds vary the data, not the world.",
+        range=(0, 2**63 - 1),
+    )
+    n_prompts: int = _f(16, "Number of prompts x (drawn uniformly).", range=(1, 4096))
+    vocab_size: int = _f(10, "Number of content tokens V (token 0 is EOS).", range=(2, 255))
+    max_len: int = _f(12, "Length cap T: a response has at most T content tokens.", range=(1, 128))
+    ref_len: float = _f(
+        5.0,
+        "Typical response length of the reference policy (where its EOS hazard crosses 1/2).",
+        range=(0.5, 128.0),
+    )
+    ref_eos_slope: float = _f(
+        1.0, "Slope of the reference EOS logit in the position t.", range=(0.0, 10.0)
+    )
+    ref_token_scale: float = _f(
+        1.0,
+        "Spread of the reference policy's token logits (0 = uniform over content tokens).",
+        range=(0.0, 10.0),
+    )
+    ref_coherence: float = _f(
+        1.0,
+        "How strongly the reference policy follows the gold's "
+        "coherence table B (its bigram logits are "
+        "ref_coherence B + noise).",
+        range=(-10.0, 10.0),
+    )
+    ref_polite_logit: float = _f(
+        -1.0,
+        "Logit added by the reference policy to the polite "
+        "tokens (negative: it uses them sparingly).",
+        range=(-20.0, 20.0),
+    )
+    ref_repeat_logit: float = _f(
+        -1.5,
+        "Logit added by the reference policy to repeating the previous token.",
+        range=(-20.0, 20.0),
+    )
+
+
+@dataclass(frozen=True)
+class GoldConfig:
+    """The hidden gold reward r*(x, y) and how preferences are drawn from it."""
+
+    global_scale: float = _f(
+        0.5, "Spread of token values shared by every prompt.", range=(0.0, 100.0)
+    )
+    prompt_scale: float = _f(1.0, "Spread of prompt-specific token values.", range=(0.0, 100.0))
+    saturation: float = _f(
+        2.0,
+        "Count at which a valued token's contribution peaks (concave term c - c^2/(2 kappa)).",
+        range=(0.1, 1000.0),
+    )
+    polite_tokens: int = _f(
+        2,
+        "Number of polite tokens (tokens 1..k): valuable once, harmful in excess.",
+        range=(0, 255),
+    )
+    polite_value: float = _f(
+        1.5, "Gold value added to each polite token for every prompt.", range=(0.0, 100.0)
+    )
+    polite_saturation: float = _f(
+        1.0, "Count at which a polite token's value peaks.", range=(0.1, 1000.0)
+    )
+    coherence_scale: float = _f(
+        0.5, "Spread of the bigram (word-order) values B[prev, v].", range=(0.0, 100.0)
+    )
+    length_weight: float = _f(0.4, "Weight of the concave length term.", range=(0.0, 100.0))
+    length_opt: float = _f(6.0, "Length at which the gold length term peaks.", range=(0.1, 1000.0))
+    repeat_penalty: float = _f(
+        0.5, "Gold penalty per immediate repetition y_t = y_(t-1).", range=(0.0, 100.0)
+    )
+    tau: float = _f(
+        1.0, "Temperature of gold preferences P(y1 > y2) = sigma((r1 - r2)/tau).", range=(1e-6, 1e6)
+    )
+    hard_labels: bool = _f(
+        False, "Label by the sign of r1 - r2 (ties at random) instead of sampling from sigma."
+    )
+    label_noise: float = _f(0.1, "Probability epsilon that a label is flipped.", range=(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Preference data for the proxy: who writes the responses, how many pairs, splits."""
+
+    n_pairs: int = _f(2000, "Training preference pairs.", range=(1, 10_000_000))
+    n_test_pairs: int = _f(
+        2000,
+        "Fresh pairs per evaluation split (in-domain and held-out prompts).",
+        range=(1, 10_000_000),
+    )
+    heldout_prompt_fraction: float = _f(
+        0.25, "Fraction of prompts kept out of the training pairs.", range=(0.0, 0.9)
+    )
+    temperatures: tuple[float, ...] = _f(
+        (1.0,),
+        "Mix of policies writing the responses: "
+        "each response comes from the reference "
+        "policy at a temperature drawn uniformly "
+        "from this list.",
+        range=(0.05, 20.0),
+    )
+
+
+@dataclass(frozen=True)
+class RMConfig:
+    """The proxy reward model r_phi = w . tanh(W f(x, y) + c) + b and how it is fitted."""
+
+    hidden: int = _f(32, "Width of the tanh hidden layer.", range=(1, 4096))
+    prompt_features: bool = _f(
+        True,
+        "Include prompt-specific token counts among the features (needed to represent the gold).",
+    )
+    bigram_features: bool = _f(
+        True,
+        "Include bigram counts among the features (word order; most bigrams are rare in the data).",
+    )
+    loss: str = _f("bt", "Pairwise loss.", choices=("bt",))
+    center_rewards_coefficient: float = _f(
+        0.0, "Per-pair centering: + c mean (r_w + r_l)^2 (TRL's name).", range=(0.0, 1e6)
+    )
+    bsr_lambda: float = _f(
+        0.0,
+        "Batch-wise sum-to-zero: + lambda B (mean of the 2B rewards)^2 per mini-batch.",
+        range=(0.0, 1e6),
+    )
+    optimizer: str = _f("adam", "Optimizer over mini-batches.", choices=("adam", "sgd"))
+    lr: float = _f(0.01, "Learning rate.", range=(1e-9, 100.0))
+    batch_size: int = _f(64, "Pairs per mini-batch.", range=(1, 1_000_000))
+    epochs: int = _f(30, "Passes over the training pairs.", range=(1, 100_000))
+    init_scale: float = _f(0.1, "Standard deviation of the initial weights.", range=(0.0, 10.0))
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """How the policy is optimized against the proxy."""
+
+    optimizer: str = _f(
+        "rloo",
+        "rloo: policy gradient with leave-one-out baseline; bon: "
+        "best-of-n from the reference policy.",
+        choices=("rloo", "bon"),
+    )
+    steps: int = _f(2000, "Policy-gradient steps.", range=(1, 10_000_000))
+    eval_every: int = _f(100, "Steps between curve checkpoints.", range=(1, 10_000_000))
+    lr: float = _f(0.01, "Learning rate on the logits (plain SGD).", range=(1e-9, 1e6))
+    shared_logits: bool = _f(
+        True,
+        "Add per-token and per-(prompt, token) logits shared by "
+        "all positions to the table, so a preference learnt in "
+        "one state carries to others as in a language model.",
+    )
+    rloo_k: int = _f(4, "Responses per prompt per step (leave-one-out baseline).", range=(2, 4096))
+    batch_prompts: int = _f(16, "Prompts per step (at most world.n_prompts).", range=(1, 4096))
+    kl_coef: float = _f(
+        0.02,
+        "beta of the per-token KL penalty beta (log pi - log pi_ref) in the reward.",
+        range=(0.0, 1e6),
+    )
+    bon_n_max: int = _f(
+        1024, "Best-of-n: largest n (curve at n = 1, 2, 4, ...).", range=(1, 1_000_000)
+    )
+    bon_samples: int = _f(
+        4096,
+        "Best-of-n: scored reference samples N per prompt for the "
+        "unbiased estimator (N >= bon_n_max).",
+        range=(1, 10_000_000),
+    )
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Monte Carlo evaluation of each checkpoint."""
+
+    se_target: float = _f(
+        0.01,
+        "Draw samples until the standard error of the normalized gold mean is below this.",
+        range=(1e-6, 10.0),
+    )
+    min_samples: int = _f(
+        16384, "Samples per checkpoint before checking the standard error.", range=(2, 100_000_000)
+    )
+    max_samples: int = _f(262144, "Cap on samples per checkpoint.", range=(2, 100_000_000))
+    norm_samples: int = _f(
+        200_000,
+        "Reference samples used to normalize gold (mean 0, std 1 under pi_ref).",
+        range=(2, 100_000_000),
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run. ``seed`` drives data, fitting, optimization and evaluation."""
+
+    seed: int = _f(0, "Run seed.", range=(0, 2**63 - 1))
+    world: WorldConfig = field(default_factory=WorldConfig)
+    gold: GoldConfig = field(default_factory=GoldConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rm: RMConfig = field(default_factory=RMConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists), suitable for JSON and TOML."""
+        return _to_plain(dataclasses.asdict(self))
+
+    def replace(self, **changes: Any) -> Config:
+        """Return a validated copy with dotted-path changes, e.g. ``{"rm.lr": 0.1}``."""
+        return from_dict(_merge(self.to_dict(), _nest(changes)))
+
+
+SECTIONS: dict[str, type] = {
+    "world": WorldConfig,
+    "gold": GoldConfig,
+    "data": DataConfig,
+    "rm": RMConfig,
+    "policy": PolicyConfig,
+    "eval": EvalConfig,
+}
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (tuple, list)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key}: '{p}' is a value, not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _describe(cls: type, f: dataclasses.Field) -> str:
+    """Human-readable allowed values of a field, used in errors and in the reference."""
+    md, typ = f.metadata, _type_of(cls, f)
+    if md.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in md["choices"])
+    if typ is bool:
+        return "true or false"
+    lo, hi = md.get("range") or (-INF, INF)
+    kind = {int: "an integer", float: "a number"}.get(typ, "a list of numbers")
+    hi_s = "inf" if hi == INF else (f"{hi:g}" if hi < 1e15 else "2^63-1")
+    return f"{kind} in [{lo:g}, {hi_s}]"
+
+
+def _type_of(cls: type, f: dataclasses.Field) -> Any:
+    """The resolved annotation of a field (annotations are strings under __future__)."""
+    return typing.get_type_hints(cls)[f.name]
+
+
+def _check_value(path: str, cls: type, f: dataclasses.Field, value: Any) -> Any:
+    """Coerce and check one value; raise ConfigError naming ``path`` otherwise."""
+    typ, md = _type_of(cls, f), f.metadata
+    bad = ConfigError(f"{path} = {value!r}: must be {_describe(cls, f)}")
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if typ is str:
+        if not isinstance(value, str) or value not in md["choices"]:
+            raise bad
+        return value
+    if typing.get_origin(typ) is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) == 0:
+            raise ConfigError(f"{path} = {value!r}: must be a non-empty {_describe(cls, f)}")
+        return tuple(_check_number(path, float, md, v, bad) for v in value)
+    return _check_number(path, typ, md, value, bad)
+
+
+def _check_number(path: str, typ: type, md: Any, value: Any, bad: ConfigError) -> Any:
+    if isinstance(value, bool):
+        raise bad
+    if typ is int:
+        if not isinstance(value, int):
+            raise bad
+    elif typ is float:
+        if not isinstance(value, (int, float)):
+            raise bad
+        value = float(value)
+        if math.isnan(value):
+            raise bad
+    lo, hi = md.get("range") or (-INF, INF)
+    if not lo <= value <= hi:
+        raise bad
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.')}: must be a table of fields, got {data!r}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            allowed = ", ".join(known)
+            raise ConfigError(f"{prefix}{key}: unknown field (known: {allowed})")
+    kwargs = {}
+    for name, value in data.items():
+        f = known[name]
+        if cls is Config and name in SECTIONS:
+            kwargs[name] = _build(SECTIONS[name], value, f"{name}.")
+        else:
+            kwargs[name] = _check_value(prefix + name, cls, f, value)
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build and validate a :class:`Config` from a nested dict (missing fields default)."""
+    cfg = _build(Config, data, "")
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def _check_cross_fields(cfg: Config) -> None:
+    """Constraints that involve more than one field."""
+    w, p, e = cfg.world, cfg.policy, cfg.eval
+    if w.ref_len > w.max_len:
+        raise ConfigError(
+            f"world.ref_len = {w.ref_len}: must be at most world.max_len = {w.max_len}"
+        )
+    if cfg.gold.polite_tokens > w.vocab_size:
+        raise ConfigError(
+            f"gold.polite_tokens = {cfg.gold.polite_tokens}: must be at most "
+            f"world.vocab_size = {w.vocab_size}"
+        )
+    if p.batch_prompts > w.n_prompts:
+        raise ConfigError(
+            f"policy.batch_prompts = {p.batch_prompts}: must be at most "
+            f"world.n_prompts = {w.n_prompts}"
+        )
+    if p.bon_samples < p.bon_n_max:
+        raise ConfigError(
+            f"policy.bon_samples = {p.bon_samples}: must be at least "
+            f"policy.bon_n_max = {p.bon_n_max}"
+        )
+    if e.max_samples < e.min_samples:
+        raise ConfigError(
+            f"eval.max_samples = {e.max_samples}: must be at least "
+            f"eval.min_samples = {e.min_samples}"
+        )
+    n_train = w.n_prompts - round(cfg.data.heldout_prompt_fraction * w.n_prompts)
+    if n_train < 1:
+        raise ConfigError(
+            f"data.heldout_prompt_fraction = {cfg.data.heldout_prompt_fraction}"
+            f": leaves no training prompt among {w.n_prompts}"
+        )
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Parse one ``section.key=value`` override; the value is read as TOML, else a string."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected section.key=value")
+    key, raw = (s.strip() for s in item.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # bare words such as rloo or bon
+    return key, value
+
+
+def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load a config from an optional TOML file plus ``section.key=value`` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"--config {path}: no such file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
+    flat = dict(parse_override(o) for o in overrides)
+    return from_dict(_merge(data, _nest(flat)))
+
+
+def reference_markdown() -> str:
+    """The configuration reference table (the body of ``docs/configuration.md``)."""
+    lines = []
+    top = [f for f in dataclasses.fields(Config) if f.name not in SECTIONS]
+    groups: list[tuple[str, type, list[dataclasses.Field]]] = [("(top level)", Config, top)]
+    groups += [(name, cls, list(dataclasses.fields(cls))) for name, cls in SECTIONS.items()]
+    for name, cls, fields in groups:
+        title = "Top level" if cls is Config else f"`[{name}]`"
+        lines += [f"### {title}", "", (cls.__doc__ or "").strip().splitlines()[0], ""]
+        lines += ["| field | default | allowed | meaning |", "|---|---|---|---|"]
+        for f in fields:
+            key = f.name if cls is Config else f"{name}.{f.name}"
+            default = _to_plain(f.default)
+            shown = str(default).lower() if isinstance(default, bool) else repr(default)
+            lines.append(f"| `{key}` | `{shown}` | {_describe(cls, f)} | {f.metadata['help']} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""Evaluation of policies by gold and proxy: the only place, with data labelling, that sees the
+gold.
+
+Gold is normalized as in Gao et al. (2023): the reference policy scores 0 and one standard
+deviation of gold under the reference policy is 1. The proxy is normalized the same way by
+its own reference mean and deviation, so both curves start at 0 on a common scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simrl.analysis import bon_estimate, bon_kl_bound
+from simrl.config import EvalConfig
+from simrl.kernels.evaluate import sample_and_score
+from simrl.policy import TabularPolicy
+from simrl.reward_model import ProxyRM
+from simrl.world import Gold
+
+
+def stratified_se(values: np.ndarray, prompts: np.ndarray, n_prompts: int) -> float:
+    """Standard error of the prompt-averaged mean under stratified sampling.
+
+    Each prompt x contributes its own mean over n_x samples with variance s_x^2 / n_x, so
+    SE^2 = (1 / P^2) sum_x s_x^2 / n_x (Cochran, *Sampling Techniques*, eq. 5.6); the spread
+    between prompts adds nothing because every prompt is sampled in fixed proportion.
+    """
+    n = np.bincount(prompts, minlength=n_prompts).astype(float)
+    s1 = np.bincount(prompts, weights=values, minlength=n_prompts)
+    s2 = np.bincount(prompts, weights=values * values, minlength=n_prompts)
+    var = np.maximum(s2 / n - (s1 / n) ** 2, 0.0) * n / np.maximum(n - 1.0, 1.0)
+    return float(math.sqrt((var / n).sum()) / n_prompts)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Reference means and deviations of gold and proxy."""
+
+    gold_mean: float
+    gold_std: float
+    proxy_mean: float
+    proxy_std: float
+
+
+class Evaluator:
+    """Scores policies by Monte Carlo (gold, proxy, length) and exactly (KL).
+
+    Args:
+        gold: The hidden gold.
+        rm: The proxy being optimized.
+        ref: The reference policy (KL and normalization are relative to it).
+        cfg: Sample sizes and the standard-error target.
+        rng: Generator for every sample the evaluator draws.
+    """
+
+    def __init__(
+        self, gold: Gold, rm: ProxyRM, ref: TabularPolicy, cfg: EvalConfig, rng: np.random.Generator
+    ) -> None:
+        self.gold, self.rm, self.ref, self.cfg, self.rng = gold, rm, ref, cfg, rng
+        self.P = ref.shape[0]
+        g, p, _ = self.sample(ref, cfg.norm_samples)
+        self.norm = Normalizer(float(g.mean()), float(g.std()), float(p.mean()), float(p.std()))
+        if not (self.norm.gold_std > 0 and self.norm.proxy_std > 0):
+            raise ValueError(
+                "gold or proxy is constant under the reference policy; "
+                "the curve cannot be normalized (check the gold.* scales)"
+            )
+
+    def sample(
+        self, policy: TabularPolicy, n: int, cdf: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw gold, proxy and length of ``n`` responses, prompts stratified (n mod P)."""
+        prompts = np.arange(n, dtype=np.int64) % self.P
+        c, g, rm = self.gold.cfg, self.gold, self.rm
+        return sample_and_score(
+            policy.cdf() if cdf is None else cdf,
+            prompts,
+            self.rng,
+            rm.params,
+            rm.n_features,
+            rm.hidden,
+            rm.prompt_features,
+            rm.bigram_start,
+            rm.feature_scale,
+            g.values,
+            g.bigram,
+            g.saturation,
+            c.length_weight,
+            c.length_opt,
+            c.repeat_penalty,
+        )
+
+    def point(self, policy: TabularPolicy, step: int) -> dict:
+        """One curve point: exact KL, and Monte Carlo gold/proxy/length with standard errors.
+
+        Samples are drawn in doubling rounds until the standard error of the normalized gold
+        mean is at most ``se_target`` or ``max_samples`` are used.
+        """
+        cfg, nm = self.cfg, self.norm
+        cdf = policy.cdf()
+        parts = [self.sample(policy, cfg.min_samples, cdf)]
+        total = cfg.min_samples
+        while True:
+            g = np.concatenate([p[0] for p in parts])
+            prompts = np.concatenate([np.arange(p[0].size) % self.P for p in parts])
+            gold_se = stratified_se(g, prompts, self.P) / nm.gold_std
+            if gold_se <= cfg.se_target or total >= cfg.max_samples:
+                break
+            more = min(total, cfg.max_samples - total)
+            parts.append(self.sample(policy, more, cdf))
+            total += more
+        p = np.concatenate([q[1] for q in parts])
+        lengths = np.concatenate([q[2] for q in parts])
+        kl = float(policy.kl(self.ref).mean())
+        kl = max(kl, 0.0)  # the recursion can return -1e-17 for identical tables
+        return {
+            "step": int(step),
+            "kl": kl,
+            "sqrt_kl": math.sqrt(kl),
+            "proxy": float((p.mean() - nm.proxy_mean) / nm.proxy_std),
+            "proxy_se": float(stratified_se(p, prompts, self.P) / nm.proxy_std),
+            "gold": float((g.mean() - nm.gold_mean) / nm.gold_std),
+            "gold_se": float(gold_se),
+            "length": float(lengths.mean()),
+            "n_samples": int(total),
+        }
+
+    def bon_curve(self, n_max: int, n_samples: int) -> list[dict]:
+        """Best-of-n from the reference policy at n = 1, 2, 4, ... <= n_max.
+
+        Draws ``n_samples`` reference responses per prompt, selects by proxy and averages
+        gold, proxy and length with the unbiased estimator; ``kl`` is the analytic bound.
+        """
+        P = self.ref.shape[0]
+        g, p, lens = (a.reshape(n_samples, P).T for a in self.sample(self.ref, n_samples * P))
+        nm, out = self.norm, []
+        n = 1
+        while n <= n_max:
+            gm, gse = bon_estimate(p, g, n)
+            pm, pse = bon_estimate(p, p, n)
+            lm, _ = bon_estimate(p, lens, n)
+            kl = float(bon_kl_bound(n))
+            out.append(
+                {
+                    "step": n,
+                    "kl": kl,
+                    "sqrt_kl": math.sqrt(kl),
+                    "proxy": (pm - nm.proxy_mean) / nm.proxy_std,
+                    "proxy_se": pse / nm.proxy_std,
+                    "gold": (gm - nm.gold_mean) / nm.gold_std,
+                    "gold_se": gse / nm.gold_std,
+                    "length": lm,
+                    "n_samples": n_samples * P,
+                }
+            )
+            n *= 2
+        return out

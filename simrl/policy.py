@@ -1,0 +1,109 @@
+"""Tabular token policies: logits per state (prompt, position, previous token).
+
+``logits[x, t, prev, a]`` with ``prev = 0`` meaning BOS at ``t = 0`` and action ``a = 0``
+meaning EOS. The reference ("SFT") policy has structure: favoured tokens, a typical length,
+little repetition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simrl.config import WorldConfig
+from simrl.kernels.kl import exact_kl, expected_length
+from simrl.kernels.sampling import sample_responses, sequence_logprobs
+from simrl.world import coherence_table
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class TabularPolicy:
+    """A Markov token policy given by its logits table, shape (P, T, V + 1, V + 1)."""
+
+    logits: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_prompts, max_len, vocab_size)``."""
+        P, T, _, A = self.logits.shape
+        return P, T, A - 1
+
+    def logp(self) -> np.ndarray:
+        """log pi(a | s) table."""
+        return log_softmax(self.logits)
+
+    def probs(self) -> np.ndarray:
+        """pi(a | s) table; every row sums to one."""
+        return np.exp(self.logp())
+
+    def cdf(self) -> np.ndarray:
+        """Cumulative probabilities over actions, the table the samplers read."""
+        return np.cumsum(self.probs(), axis=-1)
+
+    def tempered(self, temperature: float) -> TabularPolicy:
+        """pi^(1/temperature), renormalized per state."""
+        return TabularPolicy(self.logits / temperature)
+
+    def sample(
+        self, prompts: np.ndarray, rng: np.random.Generator, cdf: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One response per prompt: ``(tokens[n, T], lengths[n])``."""
+        _P, T, _ = self.shape
+        prompts = np.ascontiguousarray(prompts, dtype=np.int64)
+        tokens = np.zeros((prompts.shape[0], T), np.int64)
+        lengths = np.zeros(prompts.shape[0], np.int64)
+        sample_responses(self.cdf() if cdf is None else cdf, prompts, rng, tokens, lengths)
+        return tokens, lengths
+
+    def sequence_logprobs(
+        self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray
+    ) -> np.ndarray:
+        """log pi(y | x) of each response."""
+        return sequence_logprobs(self.logp(), prompts, tokens, lengths)
+
+    def kl(self, ref: TabularPolicy) -> np.ndarray:
+        """Exact KL(self || ref) per prompt by forward recursion over state occupancy."""
+        return exact_kl(self.logp(), ref.logp())
+
+    def expected_length(self) -> np.ndarray:
+        """Exact expected response length per prompt."""
+        return expected_length(self.logp())
+
+
+def reference_policy(cfg: WorldConfig, polite_tokens: int = 0) -> TabularPolicy:
+    """The structured reference ("SFT") policy of a world, drawn from ``cfg.seed``.
+
+    Content logits: a shared token preference and a smaller prompt-specific one, scaled by
+    ``ref_token_scale``; a bigram term ``ref_coherence B`` plus weak noise, where ``B`` is
+    the world's coherence table that the gold also scores; ``ref_repeat_logit`` on
+    repeating the previous token; ``ref_polite_logit`` on the first ``polite_tokens``
+    content tokens. At position t (t tokens written) the EOS logit is
+    logsumexp(content logits) + slope (t - ref_len), so the hazard of stopping crosses 1/2
+    once ``ref_len`` tokens have been written.
+    """
+    rng = np.random.default_rng([cfg.seed, 0])
+    P, T, V = cfg.n_prompts, cfg.max_len, cfg.vocab_size
+    s = cfg.ref_token_scale
+    shared = s * rng.standard_normal(V)
+    per_prompt = 0.5 * s * rng.standard_normal((P, V))
+    bigram = cfg.ref_coherence * coherence_table(cfg)[:, 1:] + 0.3 * s * rng.standard_normal(
+        (V + 1, V)
+    )
+    logits = np.zeros((P, T, V + 1, V + 1))
+    content = shared[None, None, :] + per_prompt[:, None, :] + bigram[None, :, :]  # (P, S, V)
+    logits[:, :, :, 1:] = content[:, None, :, :]
+    logits[..., 1 : polite_tokens + 1] += cfg.ref_polite_logit
+    rep = np.arange(1, V + 1)
+    logits[:, :, rep, rep] += cfg.ref_repeat_logit
+    lse = np.log(np.exp(logits[..., 1:]).sum(axis=-1))
+    t = np.arange(T)[None, :, None]
+    logits[..., 0] = lse + cfg.ref_eos_slope * (t - cfg.ref_len)
+    logits.setflags(write=False)
+    return TabularPolicy(logits)
