@@ -17,11 +17,11 @@ import numpy as np
 
 from simrl.analysis import summarize
 from simrl.config import Config
-from simrl.data import make_pairs, split_prompts
+from simrl.data import LabelledSplit, make_pairs, split_prompts
 from simrl.evaluate import Evaluator
 from simrl.optimize import rloo
 from simrl.policy import TabularPolicy, reference_policy
-from simrl.reward_model import ProxyRM
+from simrl.reward_model import FitResult, ProxyRM
 from simrl.world import Gold
 
 STREAMS = ("split", "data", "rm_init", "rm_fit", "optimize", "eval")
@@ -63,11 +63,49 @@ def rngs(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(s) for name, s in zip(STREAMS, children, strict=True)}
 
 
-def run(cfg: Config) -> RunResult:
-    """Run one over-optimization experiment end to end."""
+@dataclass
+class Setup:
+    """A world with its fitted proxy: everything a run has before optimization starts.
+
+    ``gold`` is here for evaluation only; optimizers receive ``ref`` and ``rm``.
+    """
+
+    ref: TabularPolicy
+    gold: Gold
+    rm: ProxyRM
+    fit: FitResult
+    train: LabelledSplit
+    test: LabelledSplit
+    heldout: LabelledSplit | None
+    train_prompts: np.ndarray
+    heldout_prompts: np.ndarray
+    timing: dict[str, float]
+
+    def accuracies(self) -> dict[str, float | None]:
+        """Proxy label accuracy on train pairs, fresh in-domain pairs and held-out prompts,
+        beside the best accuracy any scorer can reach on the in-domain pairs."""
+        held = self.heldout
+        return {
+            "rm_train_acc": self.rm.accuracy(self.train.pairs),
+            "rm_test_acc": self.rm.accuracy(self.test.pairs),
+            "rm_heldout_acc": self.rm.accuracy(held.pairs) if held is not None else None,
+            "rm_bayes_acc": self.test.bayes_accuracy,
+        }
+
+
+def build(cfg: Config, r: dict[str, np.random.Generator] | None = None) -> Setup:
+    """World, gold, reference policy, preference data and the fitted proxy of a config.
+
+    Args:
+        cfg: A validated config.
+        r: Generators from :func:`rngs` (default: ``rngs(cfg.seed)``); ``build`` uses the
+            ``split``, ``data``, ``rm_init`` and ``rm_fit`` streams.
+
+    Raises:
+        DivergenceError: the proxy fit produced a non-finite number.
+    """
+    r = rngs(cfg.seed) if r is None else r
     t0 = time.perf_counter()
-    timing = {"data": 0.0, "rm_fit": 0.0, "optimize": 0.0, "evaluate": 0.0}
-    r = rngs(cfg.seed)
     ref = reference_policy(cfg.world, cfg.gold.polite_tokens)
     gold = Gold.from_config(cfg.world, cfg.gold)
     train_x, held_x = split_prompts(
@@ -80,12 +118,20 @@ def run(cfg: Config) -> RunResult:
         if held_x.size
         else None
     )
-    timing["data"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
+    t1 = time.perf_counter()
     rm = ProxyRM.init(cfg.world, cfg.rm, r["rm_init"])
     fit = rm.fit(train.pairs, cfg.rm, r["rm_fit"])
-    timing["rm_fit"] = time.perf_counter() - t
+    timing = {"data": t1 - t0, "rm_fit": time.perf_counter() - t1}
+    return Setup(ref, gold, rm, fit, train, test, held, train_x, held_x, timing)
+
+
+def run(cfg: Config) -> RunResult:
+    """Run one over-optimization experiment end to end."""
+    t0 = time.perf_counter()
+    r = rngs(cfg.seed)
+    setup = build(cfg, r)
+    ref, gold, rm, fit = setup.ref, setup.gold, setup.rm, setup.fit
+    timing = {**setup.timing, "optimize": 0.0, "evaluate": 0.0}
 
     t = time.perf_counter()
     ev = Evaluator(gold, rm, ref, cfg.eval, r["eval"])
@@ -114,10 +160,7 @@ def run(cfg: Config) -> RunResult:
     summary.update(
         {
             "kl_kind": kl_kind,
-            "rm_train_acc": rm.accuracy(train.pairs),
-            "rm_test_acc": rm.accuracy(test.pairs),
-            "rm_heldout_acc": rm.accuracy(held.pairs) if held is not None else None,
-            "rm_bayes_acc": test.bayes_accuracy,
+            **setup.accuracies(),
             "gold_ref_mean": ev.norm.gold_mean,
             "gold_ref_std": ev.norm.gold_std,
             "proxy_ref_mean": ev.norm.proxy_mean,
