@@ -202,7 +202,11 @@ class PolicyConfig:
         "one state carries to others as in a language model.",
     )
     rloo_k: int = _f(4, "Responses per prompt per step (leave-one-out baseline).", range=(2, 4096))
-    batch_prompts: int = _f(16, "Prompts per step (at most world.n_prompts).", range=(1, 4096))
+    batch_prompts: int = _f(
+        0,
+        "Prompts per step, drawn without replacement; 0 = every prompt.",
+        range=(0, 4096),
+    )
     kl_coef: float = _f(
         0.02,
         "beta of the per-token KL penalty beta (log pi - log pi_ref) in the reward.",

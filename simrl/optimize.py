@@ -64,7 +64,7 @@ def rloo(
             rm.feature_scale,
             cfg.kl_coef,
             cfg.rloo_k,
-            cfg.batch_prompts,
+            cfg.batch_prompts or P,
             cfg.lr,
             n,
             rng,

@@ -14,13 +14,8 @@ import numpy as np
 from simrl.config import WorldConfig
 from simrl.kernels.kl import exact_kl, expected_length
 from simrl.kernels.sampling import sample_responses, sequence_logprobs
+from simrl.kernels.softmax import log_softmax_table
 from simrl.world import coherence_table
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis."""
-    z = logits - logits.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 @dataclass(frozen=True)
@@ -37,7 +32,7 @@ class TabularPolicy:
 
     def logp(self) -> np.ndarray:
         """log pi(a | s) table."""
-        return log_softmax(self.logits)
+        return log_softmax_table(np.ascontiguousarray(self.logits, dtype=np.float64))
 
     def probs(self) -> np.ndarray:
         """pi(a | s) table; every row sums to one."""

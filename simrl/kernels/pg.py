@@ -16,19 +16,7 @@ from numba import njit
 from simrl.kernels.features import features_one, max_nnz
 from simrl.kernels.rm import forward_one
 from simrl.kernels.sampling import draw_from_probs
-
-
-@njit(cache=True)
-def softmax_row(logits: np.ndarray, out: np.ndarray) -> None:
-    """Numerically stable softmax of one row into ``out``."""
-    mx = logits.max()
-    s = 0.0
-    for a in range(logits.shape[0]):
-        e = math.exp(logits[a] - mx)
-        out[a] = e
-        s += e
-    for a in range(logits.shape[0]):
-        out[a] /= s
+from simrl.kernels.softmax import log_softmax_row
 
 
 @njit(cache=True)
@@ -86,6 +74,7 @@ def rloo_steps(
     perm = np.arange(P)
     scale = lr / n
     row_logits = np.zeros(A)
+    row_logp = np.zeros(A)
     for step in range(n_steps):
         for i in range(batch_prompts):  # partial Fisher-Yates: distinct prompts
             j = i + rng.integers(0, P - i)
@@ -99,10 +88,12 @@ def rloo_steps(
                 for t in range(T):
                     for c in range(A):
                         row_logits[c] = theta[x, t, prev, c] + u[c] + U[x, c]
-                    softmax_row(row_logits, probs[i, t])
+                    log_softmax_row(row_logits, row_logp)
+                    for c in range(A):
+                        probs[i, t, c] = math.exp(row_logp[c])
                     a = draw_from_probs(probs[i, t], rng.random())
                     acts[i, t] = a
-                    kl += math.log(probs[i, t, a]) - logp_ref[x, t, prev, a]  # k1 term
+                    kl += row_logp[a] - logp_ref[x, t, prev, a]  # k1 = log pi - log pi_ref
                     if a == 0:
                         break
                     row[t] = a

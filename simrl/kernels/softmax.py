@@ -1,0 +1,36 @@
+"""Log-softmax used by every policy table and by the policy-gradient kernel.
+
+One implementation for both means equal logits give bit-equal log-probabilities, so the
+per-token KL penalty log pi - log pi_ref is exactly zero where the policies agree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def log_softmax_row(logits: np.ndarray, out: np.ndarray) -> None:
+    """out = logits - logsumexp(logits), stable for any magnitude."""
+    mx = logits.max()
+    s = 0.0
+    for a in range(logits.shape[0]):
+        s += math.exp(logits[a] - mx)
+    lse = mx + math.log(s)
+    for a in range(logits.shape[0]):
+        out[a] = logits[a] - lse
+
+
+@njit(cache=True)
+def log_softmax_table(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax over the last axis of a (P, T, S, A) table."""
+    P, T, S, _A = logits.shape
+    out = np.empty_like(logits)
+    for x in range(P):
+        for t in range(T):
+            for s in range(S):
+                log_softmax_row(logits[x, t, s], out[x, t, s])
+    return out

@@ -1,0 +1,328 @@
+"""Every Numba kernel against a plain reference: its ``.py_func`` or a NumPy version."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from conftest import enumerate_responses, random_logits, tiny_config
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simrl.experiment import build
+from simrl.kernels import features as kf
+from simrl.kernels import rm as krm
+from simrl.kernels.evaluate import sample_and_score
+from simrl.kernels.gold import gold_rewards
+from simrl.kernels.pg import rloo_steps
+from simrl.kernels.sampling import sample_responses, sequence_logprobs
+from simrl.kernels.softmax import log_softmax_table
+from simrl.policy import TabularPolicy
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def numpy_log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@given(seeds)
+def test_log_softmax_matches_numpy_and_rows_sum_to_one(seed):
+    logits = random_logits(np.random.default_rng(seed), 2, 3, 4, scale=30.0)
+    out = log_softmax_table(logits)
+    np.testing.assert_allclose(out, numpy_log_softmax(logits), atol=1e-12)
+    np.testing.assert_allclose(np.exp(out).sum(-1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(out, log_softmax_table.py_func(logits))
+
+
+@given(seeds, st.integers(1, 6), st.integers(1, 5))
+def test_sampling_matches_py_func_and_respects_eos_and_cap(seed, T, V):
+    pol = TabularPolicy(random_logits(np.random.default_rng(seed), 2, T, V))
+    prompts = np.arange(200, dtype=np.int64) % 2
+    out = []
+    for fn in (sample_responses, sample_responses.py_func):
+        tok = np.full((200, T), -1, np.int64)
+        ln = np.full(200, -1, np.int64)
+        fn(pol.cdf(), prompts, np.random.default_rng(seed), tok, ln)
+        out.append((tok, ln))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    tok, ln = out[0]
+    assert ((ln >= 0) & (ln <= T)).all()
+    for row, L in zip(tok, ln, strict=True):
+        assert (row[:L] >= 1).all() and (row[:L] <= V).all()  # content tokens only
+        assert (row[L:] == 0).all()  # EOS ends the response; padding is 0
+
+
+def test_sampling_frequencies_match_enumerated_probabilities():
+    V, T = 2, 3
+    pol = TabularPolicy(random_logits(np.random.default_rng(5), 1, T, V))
+    tokens, lengths = enumerate_responses(V, T)
+    p = np.exp(pol.sequence_logprobs(np.zeros(len(lengths), np.int64), tokens, lengths))
+    assert math.isclose(p.sum(), 1.0, rel_tol=1e-12)
+    n = 200_000
+    tok, ln = pol.sample(np.zeros(n, np.int64), np.random.default_rng(1))
+    keys = {tuple(r[:L]): i for i, (r, L) in enumerate(zip(tokens, lengths, strict=True))}
+    counts = np.bincount(
+        [keys[tuple(r[:L])] for r, L in zip(tok, ln, strict=True)], minlength=len(p)
+    )
+    se = np.sqrt(p * (1 - p) / n)
+    assert (np.abs(counts / n - p) < 5 * se + 1e-12).all()
+
+
+def gold_reference(x, seq, values, bigram, sat, a, lopt, rho):
+    """Plain Python r*(x, y)."""
+    L = len(seq)
+    r = a * (L - L * L / (2 * lopt))
+    prev = 0
+    for tok in seq:
+        r += bigram[prev, tok] - rho * (tok == prev)
+        prev = tok
+    counts = np.bincount(np.asarray(seq, int), minlength=values.shape[1])
+    for v in range(1, values.shape[1]):
+        c, w = counts[v], values[x, v]
+        r += w * (c - c * c / (2 * sat[v])) if w > 0 else w * c
+    return r
+
+
+@given(seeds)
+def test_gold_matches_plain_python(seed):
+    rng = np.random.default_rng(seed)
+    P, T, V = 3, 6, 4
+    values, bigram = rng.normal(size=(P, V + 1)), rng.normal(size=(V + 1, V + 1))
+    sat = rng.uniform(0.5, 3, size=V + 1)
+    pol = TabularPolicy(random_logits(rng, P, T, V))
+    prompts = rng.integers(0, P, 50)
+    tok, ln = pol.sample(prompts, rng)
+    got = gold_rewards(prompts, tok, ln, values, bigram, sat, 0.7, 3.0, 0.4)
+    want = [
+        gold_reference(x, r[:L], values, bigram, sat, 0.7, 3.0, 0.4)
+        for x, r, L in zip(prompts, tok, ln, strict=True)
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def dense_features(x, seq, P, V, T, prompt_features, bigram_features):
+    """Plain NumPy feature vector in the layout of simrl.kernels.features."""
+    F = kf.n_features(P, V, prompt_features, bigram_features)
+    f = np.zeros(F)
+    b0 = kf.bigram_start(P, V, prompt_features)
+    prev = 0
+    for tok in seq:
+        f[tok - 1] += 1
+        if prompt_features:
+            f[V + x * V + tok - 1] += 1
+        if bigram_features:
+            f[b0 + prev * V + tok - 1] += 1
+        f[F - 1] += tok == prev
+        prev = tok
+    f[F - 2] = len(seq)
+    return f / math.sqrt(T)
+
+
+def sparse_to_dense(idx, val, F):
+    out = np.zeros((idx.shape[0], F))
+    for n in range(idx.shape[0]):
+        np.add.at(out[n], idx[n], val[n])
+    return out
+
+
+@given(seeds, st.booleans(), st.booleans())
+def test_features_match_dense_numpy(seed, pf, bf):
+    rng = np.random.default_rng(seed)
+    P, T, V = 3, 7, 4
+    pol = TabularPolicy(random_logits(rng, P, T, V))
+    prompts = rng.integers(0, P, 40)
+    tok, ln = pol.sample(prompts, rng)
+    F = kf.n_features(P, V, pf, bf)
+    b0 = kf.bigram_start(P, V, pf) if bf else -1
+    args = (prompts, tok, ln, V, F, pf, b0, 1 / math.sqrt(T), kf.max_nnz(V, T))
+    idx, val = kf.features_batch(*args)
+    idx2, val2 = kf.features_batch.py_func(*args)
+    np.testing.assert_array_equal(idx, idx2)
+    np.testing.assert_array_equal(val, val2)
+    want = np.array(
+        [
+            dense_features(x, r[:L], P, V, T, pf, bf)
+            for x, r, L in zip(prompts, tok, ln, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(sparse_to_dense(idx, val, F), want, atol=1e-12)
+
+
+def random_rm(rng, F, H):
+    params = rng.normal(scale=0.5, size=F * H + 2 * H + 1)
+    W = params[: F * H].reshape(F, H)
+    c, w, b = params[F * H : F * H + H], params[F * H + H : F * H + 2 * H], params[-1]
+    return params, W, c, w, b
+
+
+@given(seeds)
+def test_rm_forward_matches_dense_numpy(seed):
+    rng = np.random.default_rng(seed)
+    F, H, N, K = 12, 5, 30, 6
+    params, W, c, w, b = random_rm(rng, F, H)
+    idx = rng.integers(0, F, (N, K)).astype(np.int32)
+    val = rng.normal(size=(N, K))
+    r, h = krm.scores(idx, val, params, F, H)
+    dense = sparse_to_dense(idx, val, F)
+    h_want = np.tanh(dense @ W + c)
+    np.testing.assert_allclose(h, h_want, atol=1e-12)
+    np.testing.assert_allclose(r, h_want @ w + b, atol=1e-12)
+
+
+def test_rm_backward_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    F, H, N, K = 8, 4, 5, 3
+    params, *_ = random_rm(rng, F, H)
+    idx = rng.integers(0, F, (N, K)).astype(np.int32)
+    val = rng.normal(size=(N, K))
+    g = rng.normal(size=N)  # loss = sum_n g_n r_n
+
+    def loss(p):
+        return float(g @ krm.scores(idx, val, p, F, H)[0])
+
+    grad = np.zeros_like(params)
+    h = np.zeros(H)
+    for n in range(N):
+        krm.forward_one(idx[n], val[n], params, F, H, h)
+        krm.backward_one(idx[n], val[n], params, F, H, h, g[n], grad)
+    eps = 1e-6
+    num = np.array(
+        [(loss(params + eps * e) - loss(params - eps * e)) / (2 * eps) for e in np.eye(params.size)]
+    )
+    np.testing.assert_allclose(grad, num, atol=1e-7)
+
+
+@given(seeds, st.floats(0, 2), st.floats(0, 2))
+def test_batch_loss_gradient_matches_finite_differences(seed, center, bsr):
+    rng = np.random.default_rng(seed)
+    B = 6
+    rw, rl = rng.normal(size=B) * 2, rng.normal(size=B) * 2
+    gw, gl = np.zeros(B), np.zeros(B)
+    krm.batch_loss_grad(rw, rl, krm.LOSS_BT, center, bsr, gw, gl)
+    scratch = np.zeros(B)
+
+    def f(a, b):
+        return krm.batch_loss_grad(a, b, krm.LOSS_BT, center, bsr, scratch, scratch.copy())
+
+    eps = 1e-6
+    for i in range(B):
+        e = np.eye(B)[i] * eps
+        assert math.isclose(gw[i], (f(rw + e, rl) - f(rw - e, rl)) / (2 * eps), abs_tol=1e-6)
+        assert math.isclose(gl[i], (f(rw, rl + e) - f(rw, rl - e)) / (2 * eps), abs_tol=1e-6)
+    gw2, gl2 = np.zeros(B), np.zeros(B)
+    assert krm.batch_loss_grad.py_func(rw, rl, krm.LOSS_BT, center, bsr, gw2, gl2) == f(rw, rl)
+    np.testing.assert_array_equal(gw, gw2)
+
+
+def test_fit_matches_py_func():
+    cfg = tiny_config(rm={"epochs": 2, "center_rewards_coefficient": 0.01, "bsr_lambda": 0.1})
+    s = build(cfg)
+    pairs, rm = s.train.pairs, s.rm
+    iw, vw = rm.features(pairs.prompts, pairs.chosen, pairs.chosen_len)
+    il, vl = rm.features(pairs.prompts, pairs.rejected, pairs.rejected_len)
+    out = []
+    for fn in (krm.fit, krm.fit.py_func):
+        p = np.random.default_rng(1).normal(scale=0.1, size=rm.params.size)
+        hist, ok = fn(
+            iw,
+            vw,
+            il,
+            vl,
+            p,
+            rm.n_features,
+            rm.hidden,
+            krm.LOSS_BT,
+            0.01,
+            0.1,
+            True,
+            0.01,
+            32,
+            2,
+            np.random.default_rng(2),
+        )
+        out.append((p, hist, ok))
+    assert out[0][2] and out[1][2]
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
+
+
+def test_rloo_steps_match_py_func():
+    s = build(tiny_config())
+    rm, ref = s.rm, s.ref
+    P, _T, V = ref.shape
+    results = []
+    for fn in (rloo_steps, rloo_steps.py_func):
+        theta = ref.logits.copy()
+        u, U = np.zeros(V + 1), np.zeros((P, V + 1))
+        hist = np.zeros((5, 2))
+        ok = fn(
+            theta,
+            u,
+            U,
+            True,
+            ref.logp(),
+            rm.params,
+            rm.n_features,
+            rm.hidden,
+            rm.prompt_features,
+            rm.bigram_start,
+            rm.feature_scale,
+            0.05,
+            3,
+            2,
+            0.5,
+            5,
+            np.random.default_rng(9),
+            hist,
+        )
+        results.append((ok, theta, u, U, hist))
+    (ok1, *a), (ok2, *b) = results
+    assert ok1 and ok2
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
+    assert not np.array_equal(a[0], ref.logits)  # the policy did move
+
+
+def test_sample_and_score_matches_py_func():
+    s = build(tiny_config())
+    rm, g = s.rm, s.gold
+    prompts = np.arange(300, dtype=np.int64) % 3
+    args = (
+        rm.params,
+        rm.n_features,
+        rm.hidden,
+        rm.prompt_features,
+        rm.bigram_start,
+        rm.feature_scale,
+        g.values,
+        g.bigram,
+        g.saturation,
+        g.cfg.length_weight,
+        g.cfg.length_opt,
+        g.cfg.repeat_penalty,
+    )
+    a = sample_and_score(s.ref.cdf(), prompts, np.random.default_rng(3), *args)
+    b = sample_and_score.py_func(s.ref.cdf(), prompts, np.random.default_rng(3), *args)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12)
+    # and the fused kernel scores exactly what the separate pieces score
+    tok, ln = s.ref.sample(prompts, np.random.default_rng(3))
+    np.testing.assert_allclose(a[0], g.rewards(prompts, tok, ln), rtol=1e-12)
+    np.testing.assert_allclose(a[1], rm.score(prompts, tok, ln), rtol=1e-12)
+    np.testing.assert_array_equal(a[2], ln)
+
+
+@given(seeds)
+def test_sequence_logprobs_match_py_func(seed):
+    rng = np.random.default_rng(seed)
+    pol = TabularPolicy(random_logits(rng, 2, 4, 3))
+    prompts = rng.integers(0, 2, 50)
+    tok, ln = pol.sample(prompts, rng)
+    np.testing.assert_allclose(
+        sequence_logprobs(pol.logp(), prompts, tok, ln),
+        sequence_logprobs.py_func(pol.logp(), prompts, tok, ln),
+        rtol=1e-13,
+    )

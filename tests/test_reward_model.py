@@ -1,0 +1,67 @@
+"""The proxy reward model: it can learn the gold, and a blow-up is reported, never NaN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+from simrl.config import load
+from simrl.errors import DivergenceError
+from simrl.experiment import build
+
+
+def gold_order_agreement(setup) -> float:
+    p = setup.test.pairs
+    g = setup.gold
+    gw = g.rewards(p.prompts, p.chosen, p.chosen_len)
+    gl = g.rewards(p.prompts, p.rejected, p.rejected_len)
+    rw, rl = setup.rm.pair_scores(p)
+    return float(np.mean(np.sign(rw - rl) == np.sign(gw - gl)))
+
+
+CLEAN = [
+    "gold.label_noise=0",
+    "data.heldout_prompt_fraction=0",
+    "data.n_test_pairs=4000",
+    "rm.epochs=5",
+]
+
+
+def test_well_specified_proxy_with_plenty_of_clean_data_ranks_like_the_gold():
+    s = build(load(None, [*CLEAN, "data.n_pairs=20000"]))
+    acc = s.accuracies()
+    assert acc["rm_test_acc"] >= acc["rm_bayes_acc"] - 0.02
+    assert acc["rm_train_acc"] - acc["rm_test_acc"] < 0.03  # not memorizing
+    assert gold_order_agreement(s) >= 0.9
+
+
+def test_little_data_gives_a_worse_proxy():
+    """The same check fails for a proxy fitted on 100 pairs (so the check above can fail)."""
+    small = build(load(None, [*CLEAN, "data.n_pairs=100", "rm.epochs=30"]))
+    acc = small.accuracies()
+    assert acc["rm_test_acc"] < acc["rm_bayes_acc"] - 0.05
+    assert gold_order_agreement(small) < 0.85
+
+
+def test_label_noise_lowers_the_best_possible_accuracy():
+    clean = build(tiny_config(gold={"label_noise": 0.0}))
+    noisy = build(tiny_config(gold={"label_noise": 0.3}))
+    assert noisy.test.bayes_accuracy < clean.test.bayes_accuracy
+    hard = build(tiny_config(gold={"label_noise": 0.0, "hard_labels": True}))
+    p, g = hard.test.pairs, hard.gold
+    tied = g.rewards(p.prompts, p.chosen, p.chosen_len) == g.rewards(
+        p.prompts, p.rejected, p.rejected_len
+    )
+    assert hard.test.bayes_accuracy == pytest.approx(1.0 - 0.5 * tied.mean())  # ties: 1/2
+
+
+def test_divergent_fit_raises_a_clear_error():
+    with pytest.raises(DivergenceError, match=r"rm\.lr"):
+        build(tiny_config(rm={"optimizer": "sgd", "lr": 90.0, "bsr_lambda": 1e5, "epochs": 20}))
+
+
+def test_fit_history_is_recorded():
+    s = build(tiny_config(rm={"epochs": 4}))
+    assert s.fit.loss.shape == (4,)
+    assert np.isfinite(s.fit.loss).all() and (s.fit.reward_std >= 0).all()
