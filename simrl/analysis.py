@@ -1,4 +1,5 @@
-"""Curve analysis: best-of-n estimators and run summaries."""
+"""Curve analysis: best-of-n estimators and exact KL, Gao et al.'s functional forms, NDR,
+run summaries."""
 
 from __future__ import annotations
 
@@ -54,6 +55,78 @@ def bon_estimate(proxy: np.ndarray, values: np.ndarray, n: int) -> tuple[float, 
     m = v @ w
     var = ((v - m[:, None]) ** 2) @ (w**2)
     return float(m.mean()), float(math.sqrt(var.sum()) / P)
+
+
+def bon_exact_kl(logp_ref: np.ndarray, scores: np.ndarray, n: int) -> float:
+    """Exact KL(best-of-n || pi_ref) for one prompt, from every possible response.
+
+    With responses grouped by score s and F(s) = pi_ref(score <= s), the best of n draws has
+    a score in group s with probability F(s)^n - F(s-)^n, shared among the group's
+    responses in proportion to pi_ref (ties broken at random). Beirami et al. (2024) show
+    that log n - (n - 1)/n (:func:`bon_kl_bound`) bounds this from above.
+
+    Args:
+        logp_ref: log pi_ref(y) of every response of the prompt (they sum to one).
+        scores: The selection score of each response.
+        n: The n of best-of-n.
+    """
+    p = np.exp(logp_ref - logp_ref.max())
+    p /= p.sum()
+    order = np.argsort(scores, kind="stable")
+    s, p_sorted = scores[order], p[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # first index of each score group
+    group_mass = np.add.reduceat(p_sorted, starts)
+    cdf = np.cumsum(group_mass)
+    below = np.r_[0.0, cdf[:-1]]
+    win = np.clip(cdf, 0.0, 1.0) ** n - below**n  # P(best lies in the group)
+    ratio = win / group_mass  # q(y) / p(y), the same for every y in a group
+    mask = win > 0
+    return float(np.sum(win[mask] * np.log(ratio[mask])))
+
+
+GAO_FORMS = ("bon", "rl")
+
+
+def fit_gao(d: np.ndarray, gold: np.ndarray, form: str) -> dict:
+    """Least-squares fit of Gao, Schulman & Hilton (2023)'s forms to a gold curve.
+
+    best-of-n: R(d) = d (alpha - beta d); RL: R(d) = d (alpha - beta ln d), d = sqrt(KL).
+    Both are linear in (alpha, beta). Predicted peaks: best-of-n at d* = alpha / (2 beta),
+    RL at d* = exp(alpha / beta - 1) (where dR/dd = alpha - beta (ln d + 1) = 0).
+
+    Returns:
+        ``alpha, beta, r2`` and the predicted ``peak_sqrt_kl`` and ``peak_gold`` (NaN when
+        beta <= 0: no peak).
+    """
+    if form not in GAO_FORMS:
+        raise ValueError(f"form must be one of {GAO_FORMS}, got {form!r}")
+    d = np.asarray(d, float)
+    y = np.asarray(gold, float)
+    second = -d * d if form == "bon" else -d * np.log(np.where(d > 0, d, 1.0))
+    X = np.column_stack([d, second])
+    (alpha, beta), *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ np.array([alpha, beta])
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    if beta > 0:
+        d_star = alpha / (2 * beta) if form == "bon" else math.exp(alpha / beta - 1.0)
+        r_star = d_star * (alpha - beta * (d_star if form == "bon" else math.log(d_star)))
+    else:
+        d_star = r_star = float("nan")
+    return {
+        "alpha": float(alpha),
+        "beta": float(beta),
+        "r2": r2,
+        "peak_sqrt_kl": float(d_star),
+        "peak_gold": float(r_star),
+    }
+
+
+def ndr(gold_proxy_run: float, gold_gold_run: float) -> float:
+    """Normalized drop ratio (Wen et al. 2025) in reference-normalized gold units:
+    (E_{pi_proxy} r* - E_{pi_ref} r*) / (E_{pi_gold} r* - E_{pi_ref} r*), where the reference
+    scores 0. NaN if optimizing the gold itself did not improve on the reference."""
+    return gold_proxy_run / gold_gold_run if gold_gold_run > 0 else float("nan")
 
 
 def summarize(curve: list[dict]) -> dict:

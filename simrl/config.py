@@ -143,6 +143,12 @@ class DataConfig:
     heldout_prompt_fraction: float = _f(
         0.25, "Fraction of prompts kept out of the training pairs.", range=(0.0, 0.9)
     )
+    ood_policy_seed: int = _f(
+        1,
+        "Seed of the other reference policy whose responses form the response-OOD and "
+        "mutual-OOD evaluation sets.",
+        range=(0, 2**63 - 1),
+    )
     temperatures: tuple[float, ...] = _f(
         (1.0,),
         "Mix of policies writing the responses: "
@@ -166,7 +172,22 @@ class RMConfig:
         True,
         "Include bigram counts among the features (word order; most bigrams are rare in the data).",
     )
-    loss: str = _f("bt", "Pairwise loss.", choices=("bt",))
+    loss: str = _f(
+        "bt",
+        "Pairwise loss: bt -log sigma(d); margin -log sigma(d - m); hinge relu(m - d); "
+        "logitnorm -log sigma(d / sqrt(r_w^2 + r_l^2)); dr -log sigma(d) - log sigma(r_w) "
+        "- log sigma(-r_l); d = r_w - r_l.",
+        choices=("bt", "margin", "hinge", "logitnorm", "dr"),
+    )
+    margin: float = _f(1.0, "Margin m of the margin and hinge losses.", range=(0.0, 1e6))
+    label_smoothing: float = _f(
+        0.0,
+        "Label smoothing a of the logistic losses: -(1-a) log sigma(z) - a log sigma(-z).",
+        range=(0.0, 0.499),
+    )
+    weight_decay: float = _f(
+        0.0, "Decoupled weight decay on W and w (AdamW; L2 shrinkage for SGD).", range=(0.0, 1e6)
+    )
     center_rewards_coefficient: float = _f(
         0.0, "Per-pair centering: + c mean (r_w + r_l)^2 (TRL's name).", range=(0.0, 1e6)
     )
@@ -174,6 +195,20 @@ class RMConfig:
         0.0,
         "Batch-wise sum-to-zero: + lambda B (mean of the 2B rewards)^2 per mini-batch.",
         range=(0.0, 1e6),
+    )
+    ensemble_size: int = _f(
+        1, "Members k of a proxy ensemble (different initializations).", range=(1, 64)
+    )
+    ensemble_bootstrap: bool = _f(
+        False, "Fit each member on its own bootstrap resample of the pairs."
+    )
+    ensemble_mode: str = _f(
+        "mean",
+        "How members combine: mean, min (worst case) or uwo (mean - lambda var).",
+        choices=("mean", "min", "uwo"),
+    )
+    ensemble_lambda: float = _f(
+        1.0, "Variance weight lambda of the uwo ensemble.", range=(0.0, 1e6)
     )
     optimizer: str = _f("adam", "Optimizer over mini-batches.", choices=("adam", "sgd"))
     lr: float = _f(0.01, "Learning rate.", range=(1e-9, 100.0))
@@ -184,13 +219,18 @@ class RMConfig:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    """How the policy is optimized against the proxy."""
+    """How the policy is optimized (against the proxy, or the gold for reference runs)."""
 
     optimizer: str = _f(
         "rloo",
-        "rloo: policy gradient with leave-one-out baseline; bon: "
-        "best-of-n from the reference policy.",
-        choices=("rloo", "bon"),
+        "reinforce (moving-average baseline), rloo (leave-one-out baseline), ppo (clipped "
+        "ratio, several epochs per batch), or bon (best-of-n from the reference policy).",
+        choices=("reinforce", "rloo", "ppo", "bon"),
+    )
+    reward: str = _f(
+        "proxy",
+        "What is optimized: the proxy, or the gold itself (the best achievable curve).",
+        choices=("proxy", "gold"),
     )
     steps: int = _f(2000, "Policy-gradient steps.", range=(1, 10_000_000))
     eval_every: int = _f(100, "Steps between curve checkpoints.", range=(1, 10_000_000))
@@ -201,7 +241,12 @@ class PolicyConfig:
         "all positions to the table, so a preference learnt in "
         "one state carries to others as in a language model.",
     )
-    rloo_k: int = _f(4, "Responses per prompt per step (leave-one-out baseline).", range=(2, 4096))
+    rloo_k: int = _f(
+        4,
+        "Responses per prompt per step (at least 2 for rloo and ppo, whose baseline "
+        "leaves one out).",
+        range=(1, 4096),
+    )
     batch_prompts: int = _f(
         0,
         "Prompts per step, drawn without replacement; 0 = every prompt.",
@@ -209,8 +254,33 @@ class PolicyConfig:
     )
     kl_coef: float = _f(
         0.02,
-        "beta of the per-token KL penalty beta (log pi - log pi_ref) in the reward.",
+        "beta of the per-token KL penalty in the reward (initial value if kl_target > 0).",
         range=(0.0, 1e6),
+    )
+    kl_estimator: str = _f(
+        "k1",
+        "Per-token penalty with r = pi_ref/pi: k1 = -log r, k2 = (log r)^2/2, "
+        "k3 = (r - 1) - log r.",
+        choices=("k1", "k2", "k3"),
+    )
+    kl_target: float = _f(
+        0.0,
+        "Adaptive KL controller target (nats per response; Ziegler et al. 2019); 0 = fixed "
+        "kl_coef.",
+        range=(0.0, 1e6),
+    )
+    kl_horizon: float = _f(
+        10000.0, "Horizon of the adaptive KL controller (samples).", range=(1.0, 1e12)
+    )
+    ppo_epochs: int = _f(4, "PPO: passes over each batch.", range=(1, 1000))
+    ppo_clip: float = _f(0.2, "PPO: clip range epsilon of the ratio.", range=(1e-6, 10.0))
+    ppo_norm_adv: bool = _f(
+        True,
+        "PPO: normalize advantages to mean 0, std 1 per batch (step size independent "
+        "of the reward scale).",
+    )
+    baseline_decay: float = _f(
+        0.9, "REINFORCE: decay of the moving-average baseline.", range=(0.0, 0.9999)
     )
     bon_n_max: int = _f(
         1024, "Best-of-n: largest n (curve at n = 1, 2, 4, ...).", range=(1, 1_000_000)
@@ -220,6 +290,12 @@ class PolicyConfig:
         "Best-of-n: scored reference samples N per prompt for the "
         "unbiased estimator (N >= bon_n_max).",
         range=(1, 10_000_000),
+    )
+    bon_exact_max: int = _f(
+        200_000,
+        "Best-of-n: compute the exact KL of the best-of-n distribution when a prompt has at "
+        "most this many possible responses.",
+        range=(0, 10_000_000),
     )
 
 
@@ -240,6 +316,17 @@ class EvalConfig:
         200_000,
         "Reference samples used to normalize gold (mean 0, std 1 under pi_ref).",
         range=(2, 100_000_000),
+    )
+    diagnostics: bool = _f(
+        True,
+        "Report proxy diagnostics: hidden-norm dispersion, effective rank, reward scale, "
+        "and accuracy / Kendall tau in the four robustness scenarios.",
+    )
+    kendall_k: int = _f(4, "Responses per prompt for per-prompt Kendall tau.", range=(2, 64))
+    ndr: bool = _f(
+        False,
+        "Also optimize the gold with the same optimizer and report the normalized drop "
+        "NDR = gold(proxy run) / gold(gold run) at the final checkpoint.",
     )
 
 
@@ -393,6 +480,16 @@ def _check_cross_fields(cfg: Config) -> None:
         raise ConfigError(
             f"gold.polite_tokens = {cfg.gold.polite_tokens}: must be at most "
             f"world.vocab_size = {w.vocab_size}"
+        )
+    if p.optimizer in ("rloo", "ppo") and p.rloo_k < 2:
+        raise ConfigError(
+            f"policy.rloo_k = {p.rloo_k}: must be at least 2 for "
+            f"policy.optimizer = {p.optimizer!r} (leave-one-out baseline)"
+        )
+    if cfg.rm.label_smoothing > 0 and cfg.rm.loss == "hinge":
+        raise ConfigError(
+            f"rm.label_smoothing = {cfg.rm.label_smoothing}: applies to the "
+            f"logistic losses, not rm.loss = 'hinge'"
         )
     if p.batch_prompts > w.n_prompts:
         raise ConfigError(

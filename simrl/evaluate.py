@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simrl.analysis import bon_estimate, bon_kl_bound
+from simrl.analysis import bon_estimate, bon_exact_kl, bon_kl_bound
 from simrl.config import EvalConfig
 from simrl.kernels.evaluate import sample_and_score
-from simrl.policy import TabularPolicy
+from simrl.policy import TabularPolicy, enumerate_responses, n_responses
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
 
@@ -74,24 +74,8 @@ class Evaluator:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw gold, proxy and length of ``n`` responses, prompts stratified (n mod P)."""
         prompts = np.arange(n, dtype=np.int64) % self.P
-        c, g, rm = self.gold.cfg, self.gold, self.rm
-        return sample_and_score(
-            policy.cdf() if cdf is None else cdf,
-            prompts,
-            self.rng,
-            rm.params,
-            rm.n_features,
-            rm.hidden,
-            rm.prompt_features,
-            rm.bigram_start,
-            rm.feature_scale,
-            g.values,
-            g.bigram,
-            g.saturation,
-            c.length_weight,
-            c.length_opt,
-            c.repeat_penalty,
-        )
+        cdf = policy.cdf() if cdf is None else cdf
+        return sample_and_score(cdf, prompts, self.rng, self.rm.spec(), self.gold.spec())
 
     def point(self, policy: TabularPolicy, step: int) -> dict:
         """One curve point: exact KL, and Monte Carlo gold/proxy/length with standard errors.
@@ -128,26 +112,50 @@ class Evaluator:
             "n_samples": int(total),
         }
 
-    def bon_curve(self, n_max: int, n_samples: int) -> list[dict]:
+    def bon_curve(
+        self, n_max: int, n_samples: int, select: str = "proxy", exact_max: int = 0
+    ) -> list[dict]:
         """Best-of-n from the reference policy at n = 1, 2, 4, ... <= n_max.
 
-        Draws ``n_samples`` reference responses per prompt, selects by proxy and averages
-        gold, proxy and length with the unbiased estimator; ``kl`` is the analytic bound.
+        Draws ``n_samples`` reference responses per prompt, selects by ``select`` (the proxy,
+        or the gold for the reference curve) and averages gold, proxy and length with the
+        unbiased estimator. ``kl`` is the analytic bound; ``kl_exact`` the exact KL of the
+        best-of-n distribution when every prompt has at most ``exact_max`` possible
+        responses (else None).
         """
-        P = self.ref.shape[0]
+        P, T, V = self.ref.shape
         g, p, lens = (a.reshape(n_samples, P).T for a in self.sample(self.ref, n_samples * P))
+        by = p if select == "proxy" else g
+        enumerable = exact_max > 0 and n_responses(V, T) <= exact_max
+        if enumerable:
+            tokens, lengths = enumerate_responses(V, T)
+            per_prompt = []
+            for x in range(P):
+                xs = np.full(lengths.shape[0], x)
+                scores = (
+                    self.rm.score(xs, tokens, lengths)
+                    if select == "proxy"
+                    else self.gold.rewards(xs, tokens, lengths)
+                )
+                per_prompt.append((self.ref.sequence_logprobs(xs, tokens, lengths), scores))
         nm, out = self.norm, []
         n = 1
         while n <= n_max:
-            gm, gse = bon_estimate(p, g, n)
-            pm, pse = bon_estimate(p, p, n)
-            lm, _ = bon_estimate(p, lens, n)
+            gm, gse = bon_estimate(by, g, n)
+            pm, pse = bon_estimate(by, p, n)
+            lm, _ = bon_estimate(by, lens, n)
             kl = float(bon_kl_bound(n))
+            kl_exact = (
+                float(np.mean([bon_exact_kl(lp, sc, n) for lp, sc in per_prompt]))
+                if enumerable
+                else None
+            )
             out.append(
                 {
                     "step": n,
                     "kl": kl,
                     "sqrt_kl": math.sqrt(kl),
+                    "kl_exact": kl_exact,
                     "proxy": (pm - nm.proxy_mean) / nm.proxy_std,
                     "proxy_se": pse / nm.proxy_std,
                     "gold": (gm - nm.gold_mean) / nm.gold_std,

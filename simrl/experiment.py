@@ -15,16 +15,28 @@ from typing import Any
 
 import numpy as np
 
-from simrl.analysis import summarize
+from simrl.analysis import fit_gao, ndr, summarize
 from simrl.config import Config
 from simrl.data import LabelledSplit, make_pairs, split_prompts
+from simrl.diagnostics import rm_diagnostics
 from simrl.evaluate import Evaluator
-from simrl.optimize import rloo
+from simrl.optimize import Target, optimize
 from simrl.policy import TabularPolicy, reference_policy
 from simrl.reward_model import FitResult, ProxyRM
 from simrl.world import Gold
 
-STREAMS = ("split", "data", "rm_init", "rm_fit", "optimize", "eval")
+# Appending a stream keeps the earlier ones unchanged (SeedSequence children by index).
+STREAMS = (
+    "split",
+    "data",
+    "rm_init",
+    "rm_fit",
+    "optimize",
+    "eval",
+    "diagnostics",
+    "ndr",
+    "ndr_eval",
+)
 
 
 @dataclass
@@ -37,7 +49,7 @@ class RunResult:
             n_samples`` (gold and proxy normalized: reference policy 0, reference std 1).
         summary: Peak and end of the curve, over-optimization and reward-model accuracies.
         timing: Seconds per phase.
-        rm_history: Per-epoch loss and reward mean/std of the proxy fit.
+        rm_history: Per-member, per-epoch loss and reward mean/std of the proxy fit.
     """
 
     config: Config
@@ -125,42 +137,83 @@ def build(cfg: Config, r: dict[str, np.random.Generator] | None = None) -> Setup
     return Setup(ref, gold, rm, fit, train, test, held, train_x, held_x, timing)
 
 
+def optimize_curve(
+    cfg: Config,
+    setup: Setup,
+    ev: Evaluator,
+    reward: str,
+    rng: np.random.Generator,
+    timing: dict[str, float],
+) -> list[dict]:
+    """The curve of one optimization of ``reward`` ("proxy" or "gold") with the configured
+    optimizer, evaluated at every checkpoint; adds to ``timing``'s optimize and evaluate."""
+    p = cfg.policy
+    if p.optimizer == "bon":
+        t = time.perf_counter()
+        curve = ev.bon_curve(p.bon_n_max, p.bon_samples, reward, p.bon_exact_max)
+        timing["evaluate"] += time.perf_counter() - t
+        return curve
+    target = (
+        Target.proxy(setup.rm) if reward == "proxy" else Target.gold_itself(setup.gold, setup.rm)
+    )
+    curve: list[dict] = []
+    t0, eval_before = time.perf_counter(), timing["evaluate"]
+
+    def checkpoint(step: int, policy: TabularPolicy) -> None:
+        t = time.perf_counter()
+        curve.append(ev.point(policy, step))
+        timing["evaluate"] += time.perf_counter() - t
+
+    optimize(setup.ref, target, p, rng, checkpoint)
+    timing["optimize"] += time.perf_counter() - t0 - (timing["evaluate"] - eval_before)
+    return curve
+
+
 def run(cfg: Config) -> RunResult:
-    """Run one over-optimization experiment end to end."""
+    """Run one over-optimization experiment end to end.
+
+    The curve optimizes ``policy.reward`` (the proxy by default) with ``policy.optimizer``.
+    The summary adds the fit of Gao et al.'s form for that optimizer (``fit_*``), the
+    proxy's accuracies and, with ``eval.diagnostics``, its diagnostics (``rm_*``); with
+    ``eval.ndr`` the same optimizer is run on the gold and ``ndr`` compares the two.
+    """
     t0 = time.perf_counter()
     r = rngs(cfg.seed)
     setup = build(cfg, r)
-    ref, gold, rm, fit = setup.ref, setup.gold, setup.rm, setup.fit
     timing = {**setup.timing, "optimize": 0.0, "evaluate": 0.0}
-
     t = time.perf_counter()
-    ev = Evaluator(gold, rm, ref, cfg.eval, r["eval"])
+    ev = Evaluator(setup.gold, setup.rm, setup.ref, cfg.eval, r["eval"])
     timing["evaluate"] += time.perf_counter() - t
-    curve: list[dict] = []
 
-    if cfg.policy.optimizer == "bon":
-        t = time.perf_counter()
-        curve = ev.bon_curve(cfg.policy.bon_n_max, cfg.policy.bon_samples)
-        timing["evaluate"] += time.perf_counter() - t
-        kl_kind = "bound"
-    else:
-
-        def checkpoint(step: int, policy: TabularPolicy) -> None:
-            t_eval = time.perf_counter()
-            curve.append(ev.point(policy, step))
-            timing["evaluate"] += time.perf_counter() - t_eval
-
-        t = time.perf_counter()
-        eval_before = timing["evaluate"]
-        rloo(ref, rm, cfg.policy, r["optimize"], checkpoint)
-        timing["optimize"] = time.perf_counter() - t - (timing["evaluate"] - eval_before)
-        kl_kind = "exact"
-
+    curve = optimize_curve(cfg, setup, ev, cfg.policy.reward, r["optimize"], timing)
+    bon = cfg.policy.optimizer == "bon"
     summary = summarize(curve)
+    fit = fit_gao([q["sqrt_kl"] for q in curve], [q["gold"] for q in curve], "bon" if bon else "rl")
+    summary.update(
+        {"kl_kind": "bound" if bon else "exact", **{f"fit_{k}": v for k, v in fit.items()}}
+    )
+    summary.update(setup.accuracies())
+    if cfg.eval.diagnostics:
+        t = time.perf_counter()
+        summary.update(
+            rm_diagnostics(
+                cfg,
+                setup.ref,
+                setup.gold,
+                setup.rm,
+                setup.train_prompts,
+                setup.heldout_prompts,
+                r["diagnostics"],
+            )
+        )
+        timing["diagnostics"] = time.perf_counter() - t
+    if cfg.eval.ndr:
+        ev.rng = r["ndr_eval"]
+        gold_curve = optimize_curve(cfg, setup, ev, "gold", r["ndr"], timing)
+        summary["gold_opt_final_gold"] = gold_curve[-1]["gold"]
+        summary["ndr"] = ndr(curve[-1]["gold"], gold_curve[-1]["gold"])
     summary.update(
         {
-            "kl_kind": kl_kind,
-            **setup.accuracies(),
             "gold_ref_mean": ev.norm.gold_mean,
             "gold_ref_std": ev.norm.gold_std,
             "proxy_ref_mean": ev.norm.proxy_mean,
@@ -168,14 +221,10 @@ def run(cfg: Config) -> RunResult:
         }
     )
     timing["total"] = time.perf_counter() - t0
-    return RunResult(
-        cfg,
-        curve,
-        summary,
-        timing,
-        {
-            "loss": fit.loss.tolist(),
-            "reward_mean": fit.reward_mean.tolist(),
-            "reward_std": fit.reward_std.tolist(),
-        },
-    )
+    f = setup.fit
+    history = {
+        "loss": f.loss.tolist(),
+        "reward_mean": f.reward_mean.tolist(),
+        "reward_std": f.reward_std.tolist(),
+    }
+    return RunResult(cfg, curve, summary, timing, history)

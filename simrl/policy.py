@@ -72,6 +72,26 @@ class TabularPolicy:
         return expected_length(self.logp())
 
 
+def n_responses(vocab_size: int, max_len: int) -> int:
+    """Number of possible responses to one prompt: sum_{L=0}^{T} V^L."""
+    return sum(vocab_size**L for L in range(max_len + 1))
+
+
+def enumerate_responses(vocab_size: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every response of length 0..T over tokens 1..V: ``(tokens[n, T], lengths[n])``, in
+    order of length then lexicographically. Only for small worlds (see :func:`n_responses`)."""
+    V, T = vocab_size, max_len
+    tokens = [np.zeros((1, T), np.int64)]
+    lengths = [np.zeros(1, np.int64)]
+    for L in range(1, T + 1):
+        digits = np.indices((V,) * L).reshape(L, -1).T + 1  # all V^L sequences of length L
+        block = np.zeros((digits.shape[0], T), np.int64)
+        block[:, :L] = digits
+        tokens.append(block)
+        lengths.append(np.full(digits.shape[0], L, np.int64))
+    return np.concatenate(tokens), np.concatenate(lengths)
+
+
 def reference_policy(cfg: WorldConfig, polite_tokens: int = 0) -> TabularPolicy:
     """The structured reference ("SFT") policy of a world, drawn from ``cfg.seed``.
 

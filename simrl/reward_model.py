@@ -2,7 +2,9 @@
 
 r_phi(x, y) = w . h + b with h = tanh(W f(x, y) + c) (DESIGN.md section 1). The hidden state
 is kept explicit because the dispersion of ||h|| is what the BSR paper (Hong et al. 2025)
-links to over-optimization.
+links to over-optimization. An ensemble (Coste et al. 2024) is k such models, trained from
+different initializations (and optionally bootstrap resamples), combined by mean, worst case
+or uncertainty-weighted mean.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from simrl.errors import DivergenceError
 from simrl.kernels import features as kf
 from simrl.kernels import rm as krm
 
-LOSSES = {"bt": krm.LOSS_BT}
+LOSSES = {
+    "bt": krm.LOSS_BT,
+    "margin": krm.LOSS_MARGIN,
+    "hinge": krm.LOSS_HINGE,
+    "logitnorm": krm.LOSS_LOGITNORM,
+    "dr": krm.LOSS_DR,
+}
+ENSEMBLE_MODES = {"mean": krm.ENSEMBLE_MEAN, "min": krm.ENSEMBLE_MIN, "uwo": krm.ENSEMBLE_UWO}
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """Per-epoch training history: ``loss``, ``reward_mean`` and ``reward_std``."""
+    """Per-epoch training history (one row per member): ``loss``, ``reward_mean`` and
+    ``reward_std`` (of every reward the model produced during the epoch)."""
 
     loss: np.ndarray
     reward_mean: np.ndarray
@@ -32,14 +42,17 @@ class FitResult:
 
 @dataclass
 class ProxyRM:
-    """A proxy reward model over the sparse features of :mod:`simrl.kernels.features`.
+    """A proxy reward model (or an ensemble) over the sparse features of
+    :mod:`simrl.kernels.features`.
 
     Attributes:
         n_prompts, vocab_size, max_len: World dimensions the features are built for.
         hidden: Width H of the hidden layer.
         prompt_features: Whether prompt-specific token counts are features.
         bigram_features: Whether bigram counts are features.
-        params: Flat parameters ``[W (F x H), c (H), w (H), b]``.
+        params: Parameters, one row per member: ``[W (F x H), c (H), w (H), b]``.
+        ensemble_mode: How members combine: ``"mean"``, ``"min"`` or ``"uwo"``.
+        ensemble_lambda: Variance weight of ``"uwo"``.
     """
 
     n_prompts: int
@@ -49,17 +62,21 @@ class ProxyRM:
     prompt_features: bool
     bigram_features: bool
     params: np.ndarray = field(repr=False)
+    ensemble_mode: str = "mean"
+    ensemble_lambda: float = 0.0
 
     @classmethod
     def init(cls, world: WorldConfig, cfg: RMConfig, rng: np.random.Generator) -> ProxyRM:
-        """Gaussian initial weights with standard deviation ``cfg.init_scale``; zero biases."""
+        """Gaussian initial weights with standard deviation ``cfg.init_scale``; zero biases;
+        ``cfg.ensemble_size`` independent members."""
         F = kf.n_features(
             world.n_prompts, world.vocab_size, cfg.prompt_features, cfg.bigram_features
         )
         H = cfg.hidden
-        params = np.zeros(F * H + 2 * H + 1)
-        params[: F * H] = cfg.init_scale * rng.standard_normal(F * H)
-        params[F * H + H : F * H + 2 * H] = cfg.init_scale * rng.standard_normal(H)
+        params = np.zeros((cfg.ensemble_size, F * H + 2 * H + 1))
+        for m in range(cfg.ensemble_size):
+            params[m, : F * H] = cfg.init_scale * rng.standard_normal(F * H)
+            params[m, F * H + H : F * H + 2 * H] = cfg.init_scale * rng.standard_normal(H)
         return cls(
             world.n_prompts,
             world.vocab_size,
@@ -68,7 +85,14 @@ class ProxyRM:
             cfg.prompt_features,
             cfg.bigram_features,
             params,
+            cfg.ensemble_mode,
+            cfg.ensemble_lambda,
         )
+
+    @property
+    def n_members(self) -> int:
+        """Ensemble size k (1 for a single model)."""
+        return int(self.params.shape[0])
 
     @property
     def n_features(self) -> int:
@@ -89,6 +113,31 @@ class ProxyRM:
         """Counts and lengths enter as value / sqrt(T), so features stay O(1) for any T."""
         return 1.0 / math.sqrt(self.max_len)
 
+    def spec(self) -> tuple:
+        """The model as the tuple the kernels take (:mod:`simrl.kernels.reward`)."""
+        return (
+            self.params,
+            self.n_features,
+            self.hidden,
+            self.prompt_features,
+            self.bigram_start,
+            self.feature_scale,
+            ENSEMBLE_MODES[self.ensemble_mode],
+            float(self.ensemble_lambda),
+        )
+
+    def member(self, m: int) -> ProxyRM:
+        """Member ``m`` of the ensemble as a single model (sharing its parameters)."""
+        return ProxyRM(
+            self.n_prompts,
+            self.vocab_size,
+            self.max_len,
+            self.hidden,
+            self.prompt_features,
+            self.bigram_features,
+            self.params[m : m + 1],
+        )
+
     def features(
         self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -105,16 +154,23 @@ class ProxyRM:
             kf.max_nnz(self.vocab_size, self.max_len),
         )
 
-    def score_with_hidden(
+    def member_scores(
         self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Rewards ``r[N]`` and hidden states ``h[N, H]``."""
+        """Rewards ``r[k, N]`` and hidden states ``h[k, N, H]`` of every member."""
         idx, val = self.features(prompts, tokens, lengths)
-        return krm.scores(idx, val, self.params, self.n_features, self.hidden)
+        out = [krm.scores(idx, val, p, self.n_features, self.hidden) for p in self.params]
+        return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
 
     def score(self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Proxy reward r_phi(x, y) of each response."""
-        return self.score_with_hidden(prompts, tokens, lengths)[0]
+        """Proxy reward r_phi(x, y) of each response (members combined)."""
+        r = self.member_scores(prompts, tokens, lengths)[0]
+        if self.ensemble_mode == "min":
+            return r.min(axis=0)
+        mean = r.mean(axis=0)
+        if self.ensemble_mode == "uwo":
+            return mean - self.ensemble_lambda * ((r - mean) ** 2).mean(axis=0)
+        return mean
 
     def pair_scores(self, pairs: PreferencePairs) -> tuple[np.ndarray, np.ndarray]:
         """Proxy rewards of the chosen and the rejected response of each pair."""
@@ -129,35 +185,44 @@ class ProxyRM:
         return float(np.mean((rw > rl) + 0.5 * (rw == rl)))
 
     def fit(self, pairs: PreferencePairs, cfg: RMConfig, rng: np.random.Generator) -> FitResult:
-        """Fit in place by mini-batch Adam/SGD on the configured loss.
+        """Fit every member in place by mini-batch Adam/SGD on the configured loss.
+
+        Members see the same pairs in their own order, or with ``cfg.ensemble_bootstrap``
+        their own bootstrap resample (Efron 1979) of the pairs.
 
         Raises:
             DivergenceError: the loss or a parameter became non-finite.
         """
         iw, vw = self.features(pairs.prompts, pairs.chosen, pairs.chosen_len)
         il, vl = self.features(pairs.prompts, pairs.rejected, pairs.rejected_len)
-        hist, ok = krm.fit(
-            iw,
-            vw,
-            il,
-            vl,
-            self.params,
-            self.n_features,
-            self.hidden,
-            LOSSES[cfg.loss],
-            cfg.center_rewards_coefficient,
-            cfg.bsr_lambda,
-            cfg.optimizer == "adam",
-            cfg.lr,
-            cfg.batch_size,
-            cfg.epochs,
-            rng,
-        )
-        if not ok:
-            raise DivergenceError(
-                f"reward-model fit diverged (non-finite loss or weights) with rm.lr = {cfg.lr}"
-                f"; lower rm.lr or the regularization coefficients"
+        rows = []
+        for m in range(self.n_members):
+            sel = rng.integers(0, len(pairs), len(pairs)) if cfg.ensemble_bootstrap else slice(None)
+            hist, ok = krm.fit(
+                iw[sel],
+                vw[sel],
+                il[sel],
+                vl[sel],
+                self.params[m],
+                self.n_features,
+                self.hidden,
+                LOSSES[cfg.loss],
+                cfg.margin,
+                cfg.label_smoothing,
+                cfg.center_rewards_coefficient,
+                cfg.bsr_lambda,
+                cfg.weight_decay,
+                cfg.optimizer == "adam",
+                cfg.lr,
+                cfg.batch_size,
+                cfg.epochs,
+                rng,
             )
-        return FitResult(
-            loss=hist[:, 0].copy(), reward_mean=hist[:, 1].copy(), reward_std=hist[:, 2].copy()
-        )
+            if not ok:
+                raise DivergenceError(
+                    f"reward-model fit diverged (non-finite loss or weights) with rm.lr = "
+                    f"{cfg.lr}; lower rm.lr or the regularization coefficients"
+                )
+            rows.append(hist)
+        h = np.stack(rows)
+        return FitResult(loss=h[:, :, 0], reward_mean=h[:, :, 1], reward_std=h[:, :, 2])

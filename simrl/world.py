@@ -25,6 +25,19 @@ def coherence_table(world: WorldConfig) -> np.ndarray:
     return table
 
 
+def no_gold(vocab_size: int) -> tuple:
+    """An empty stand-in with the type of :meth:`Gold.spec`, for kernels that optimize the
+    proxy: they have a gold slot but must not be able to read the gold."""
+    arrays = (
+        np.zeros((0, vocab_size + 1)),
+        np.zeros((0, vocab_size + 1)),
+        np.zeros(vocab_size + 1),
+    )
+    for a in arrays:  # read-only like the real gold's, so kernels compile once
+        a.setflags(write=False)
+    return (*arrays, 0.0, 1.0, 0.0)
+
+
 @dataclass(frozen=True)
 class Gold:
     """Hidden gold reward r*(x, y) and the gold preference model.
@@ -71,6 +84,18 @@ class Gold:
             prompts,
             tokens,
             lengths,
+            self.values,
+            self.bigram,
+            self.saturation,
+            c.length_weight,
+            c.length_opt,
+            c.repeat_penalty,
+        )
+
+    def spec(self) -> tuple:
+        """The gold as the tuple the kernels take (:mod:`simrl.kernels.reward`)."""
+        c = self.cfg
+        return (
             self.values,
             self.bigram,
             self.saturation,

@@ -5,18 +5,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from conftest import enumerate_responses, random_logits, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
 from simrl.experiment import build
 from simrl.kernels import features as kf
+from simrl.kernels import pg
 from simrl.kernels import rm as krm
 from simrl.kernels.evaluate import sample_and_score
 from simrl.kernels.gold import gold_rewards
-from simrl.kernels.pg import rloo_steps
+from simrl.kernels.pg import ALGO_RLOO, KL_K1, policy_steps
 from simrl.kernels.sampling import sample_responses, sequence_logprobs
 from simrl.kernels.softmax import log_softmax_table
+from simrl.optimize import Target
 from simrl.policy import TabularPolicy
 
 seeds = st.integers(0, 2**32 - 1)
@@ -195,29 +198,74 @@ def test_rm_backward_matches_finite_differences():
     np.testing.assert_allclose(grad, num, atol=1e-7)
 
 
-@given(seeds, st.floats(0, 2), st.floats(0, 2))
-def test_batch_loss_gradient_matches_finite_differences(seed, center, bsr):
+LOSS_CODES = [krm.LOSS_BT, krm.LOSS_MARGIN, krm.LOSS_HINGE, krm.LOSS_LOGITNORM, krm.LOSS_DR]
+
+
+@given(
+    seeds,
+    st.sampled_from(LOSS_CODES),
+    st.floats(0, 2),
+    st.floats(0, 0.4),
+    st.floats(0, 2),
+    st.floats(0, 2),
+)
+def test_batch_loss_gradient_matches_finite_differences(seed, loss, margin, smooth, center, bsr):
     rng = np.random.default_rng(seed)
     B = 6
     rw, rl = rng.normal(size=B) * 2, rng.normal(size=B) * 2
+    if loss == krm.LOSS_HINGE:  # keep away from the kink d = m, where no derivative exists
+        d = rw - rl
+        rw = np.where(np.abs(d - margin) < 1e-3, rw + 0.1, rw)
+    args = (loss, margin, smooth, center, bsr)
     gw, gl = np.zeros(B), np.zeros(B)
-    krm.batch_loss_grad(rw, rl, krm.LOSS_BT, center, bsr, gw, gl)
+    krm.batch_loss_grad(rw, rl, *args, gw, gl)
     scratch = np.zeros(B)
 
     def f(a, b):
-        return krm.batch_loss_grad(a, b, krm.LOSS_BT, center, bsr, scratch, scratch.copy())
+        return krm.batch_loss_grad(a, b, *args, scratch, scratch.copy())
 
     eps = 1e-6
     for i in range(B):
         e = np.eye(B)[i] * eps
-        assert math.isclose(gw[i], (f(rw + e, rl) - f(rw - e, rl)) / (2 * eps), abs_tol=1e-6)
-        assert math.isclose(gl[i], (f(rw, rl + e) - f(rw, rl - e)) / (2 * eps), abs_tol=1e-6)
+        assert math.isclose(gw[i], (f(rw + e, rl) - f(rw - e, rl)) / (2 * eps), abs_tol=1e-5)
+        assert math.isclose(gl[i], (f(rw, rl + e) - f(rw, rl - e)) / (2 * eps), abs_tol=1e-5)
     gw2, gl2 = np.zeros(B), np.zeros(B)
-    assert krm.batch_loss_grad.py_func(rw, rl, krm.LOSS_BT, center, bsr, gw2, gl2) == f(rw, rl)
+    assert krm.batch_loss_grad.py_func(rw, rl, *args, gw2, gl2) == f(rw, rl)
     np.testing.assert_array_equal(gw, gw2)
 
 
-def test_fit_matches_py_func():
+def pair_loss_numpy(rw, rl, loss, m, a):
+    """The BSR paper's definitions in plain NumPy, with label smoothing a."""
+    d = rw - rl
+
+    def logistic(z):
+        return -(1 - a) * np.log(1 / (1 + np.exp(-z))) - a * np.log(1 / (1 + np.exp(z)))
+
+    if loss == krm.LOSS_HINGE:
+        return np.maximum(m - d, 0.0)
+    if loss == krm.LOSS_MARGIN:
+        return logistic(d - m)
+    if loss == krm.LOSS_LOGITNORM:
+        return logistic(d / np.sqrt(rw**2 + rl**2 + 1e-12))
+    base = logistic(d)
+    if loss == krm.LOSS_DR:
+        base = base - np.log(1 / (1 + np.exp(-rw))) - np.log(1 / (1 + np.exp(rl)))
+    return base
+
+
+@given(seeds, st.sampled_from(LOSS_CODES), st.floats(0, 2), st.floats(0, 0.4))
+def test_pair_losses_match_numpy_definitions(seed, loss, margin, smooth):
+    rng = np.random.default_rng(seed)
+    rw, rl = rng.normal(size=8) * 3, rng.normal(size=8) * 3
+    if loss == krm.LOSS_HINGE:
+        smooth = 0.0
+    want = pair_loss_numpy(rw, rl, loss, margin, smooth).mean()
+    got = krm.batch_loss_grad(rw, rl, loss, margin, smooth, 0.0, 0.0, np.zeros(8), np.zeros(8))
+    assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("loss", LOSS_CODES)
+def test_fit_matches_py_func(loss):
     cfg = tiny_config(rm={"epochs": 2, "center_rewards_coefficient": 0.01, "bsr_lambda": 0.1})
     s = build(cfg)
     pairs, rm = s.train.pairs, s.rm
@@ -225,7 +273,7 @@ def test_fit_matches_py_func():
     il, vl = rm.features(pairs.prompts, pairs.rejected, pairs.rejected_len)
     out = []
     for fn in (krm.fit, krm.fit.py_func):
-        p = np.random.default_rng(1).normal(scale=0.1, size=rm.params.size)
+        p = np.random.default_rng(1).normal(scale=0.1, size=rm.params.shape[1])
         hist, ok = fn(
             iw,
             vw,
@@ -234,9 +282,12 @@ def test_fit_matches_py_func():
             p,
             rm.n_features,
             rm.hidden,
-            krm.LOSS_BT,
+            loss,
+            0.5,
+            0.0 if loss == krm.LOSS_HINGE else 0.1,
             0.01,
             0.1,
+            1e-3,
             True,
             0.01,
             32,
@@ -249,63 +300,102 @@ def test_fit_matches_py_func():
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
 
 
-def test_rloo_steps_match_py_func():
-    s = build(tiny_config())
-    rm, ref = s.rm, s.ref
+def run_policy_steps(fn, s, algo, estimator, target, shared=True, kl_target=0.0, steps=5):
+    ref = s.ref
     P, _T, V = ref.shape
-    results = []
-    for fn in (rloo_steps, rloo_steps.py_func):
-        theta = ref.logits.copy()
-        u, U = np.zeros(V + 1), np.zeros((P, V + 1))
-        hist = np.zeros((5, 2))
-        ok = fn(
-            theta,
-            u,
-            U,
-            True,
-            ref.logp(),
-            rm.params,
-            rm.n_features,
-            rm.hidden,
-            rm.prompt_features,
-            rm.bigram_start,
-            rm.feature_scale,
-            0.05,
-            3,
-            2,
-            0.5,
-            5,
-            np.random.default_rng(9),
-            hist,
-        )
-        results.append((ok, theta, u, U, hist))
-    (ok1, *a), (ok2, *b) = results
+    theta = ref.logits.copy()
+    u, U = np.zeros(V + 1), np.zeros((P, V + 1))
+    hist = np.zeros((steps, 3))
+    state = np.array([0.05, np.nan])
+    ok = fn(
+        theta,
+        u,
+        U,
+        shared,
+        ref.logp(),
+        target.source,
+        target.rm,
+        target.gold,
+        algo,
+        estimator,
+        kl_target,
+        100.0,
+        3,
+        2,
+        0.5,
+        3,
+        0.2,
+        True,
+        0.9,
+        steps,
+        np.random.default_rng(9),
+        hist,
+        state,
+    )
+    return ok, theta, u, U, hist, state
+
+
+@pytest.mark.parametrize("algo", [pg.ALGO_REINFORCE, ALGO_RLOO, pg.ALGO_PPO])
+@pytest.mark.parametrize("estimator", [KL_K1, pg.KL_K2, pg.KL_K3])
+def test_policy_steps_match_py_func(algo, estimator):
+    s = build(tiny_config())
+    target = Target.proxy(s.rm)
+    (ok1, *a), (ok2, *b) = (
+        run_policy_steps(fn, s, algo, estimator, target, kl_target=0.5)
+        for fn in (policy_steps, policy_steps.py_func)
+    )
     assert ok1 and ok2
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
-    assert not np.array_equal(a[0], ref.logits)  # the policy did move
+    assert not np.array_equal(a[0], s.ref.logits)  # the policy did move
+
+
+def test_ppo_with_one_epoch_is_rloo():
+    """With one pass the ratio is 1 and nothing is clipped: PPO's update is RLOO's."""
+    s = build(tiny_config(policy={"ppo_epochs": 1}))
+    target = Target.proxy(s.rm)
+    a = run_policy_steps(policy_steps, s, ALGO_RLOO, KL_K1, target)
+    ppo = s.ref  # same inputs, PPO code path with ppo_epochs = 1
+    P, _T, V = ppo.shape
+    theta, u, U = ppo.logits.copy(), np.zeros(V + 1), np.zeros((P, V + 1))
+    hist, state = np.zeros((5, 3)), np.array([0.05, np.nan])
+    policy_steps(
+        theta,
+        u,
+        U,
+        True,
+        ppo.logp(),
+        target.source,
+        target.rm,
+        target.gold,
+        pg.ALGO_PPO,
+        KL_K1,
+        0.0,
+        100.0,
+        3,
+        2,
+        0.5,
+        1,
+        0.2,
+        False,
+        0.9,
+        5,
+        np.random.default_rng(9),
+        hist,
+        state,
+    )
+    np.testing.assert_array_equal(theta, a[1])
+    np.testing.assert_array_equal(hist, a[4])
 
 
 def test_sample_and_score_matches_py_func():
-    s = build(tiny_config())
+    s = build(tiny_config(rm={"ensemble_size": 2, "ensemble_mode": "uwo"}))
     rm, g = s.rm, s.gold
     prompts = np.arange(300, dtype=np.int64) % 3
-    args = (
-        rm.params,
-        rm.n_features,
-        rm.hidden,
-        rm.prompt_features,
-        rm.bigram_start,
-        rm.feature_scale,
-        g.values,
-        g.bigram,
-        g.saturation,
-        g.cfg.length_weight,
-        g.cfg.length_opt,
-        g.cfg.repeat_penalty,
+    a = sample_and_score(s.ref.cdf(), prompts, np.random.default_rng(3), rm.spec(), g.spec())
+    b = sample_and_score.py_func(
+        s.ref.cdf(), prompts, np.random.default_rng(3), rm.spec(), g.spec()
     )
-    a = sample_and_score(s.ref.cdf(), prompts, np.random.default_rng(3), *args)
-    b = sample_and_score.py_func(s.ref.cdf(), prompts, np.random.default_rng(3), *args)
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-12)
     # and the fused kernel scores exactly what the separate pieces score

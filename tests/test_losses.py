@@ -21,7 +21,7 @@ rewards = st.integers(1, 12).flatmap(
 
 def loss(rw, rl, center=0.0, bsr=0.0):
     B = rw.shape[0]
-    return batch_loss_grad(rw, rl, LOSS_BT, center, bsr, np.zeros(B), np.zeros(B))
+    return batch_loss_grad(rw, rl, LOSS_BT, 0.0, 0.0, center, bsr, np.zeros(B), np.zeros(B))
 
 
 def penalty(rw, rl, center=0.0, bsr=0.0):
@@ -89,7 +89,7 @@ def test_bsr_gradient_is_the_same_for_every_reward(pair):
     rw, rl = pair
     B = rw.size
     g0w, g0l, g1w, g1l = (np.zeros(B) for _ in range(4))
-    batch_loss_grad(rw, rl, LOSS_BT, 0.0, 0.0, g0w, g0l)
-    batch_loss_grad(rw, rl, LOSS_BT, 0.0, 0.3, g1w, g1l)
+    batch_loss_grad(rw, rl, LOSS_BT, 0.0, 0.0, 0.0, 0.0, g0w, g0l)
+    batch_loss_grad(rw, rl, LOSS_BT, 0.0, 0.0, 0.0, 0.3, g1w, g1l)
     extra = np.concatenate([g1w - g0w, g1l - g0l])
     np.testing.assert_allclose(extra, 0.3 * (rw.sum() + rl.sum()) / (2 * B), atol=1e-12)

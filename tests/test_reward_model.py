@@ -63,5 +63,5 @@ def test_divergent_fit_raises_a_clear_error():
 
 def test_fit_history_is_recorded():
     s = build(tiny_config(rm={"epochs": 4}))
-    assert s.fit.loss.shape == (4,)
+    assert s.fit.loss.shape == (1, 4)  # (members, epochs)
     assert np.isfinite(s.fit.loss).all() and (s.fit.reward_std >= 0).all()

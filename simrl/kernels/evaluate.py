@@ -5,50 +5,36 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simrl.kernels.features import features_one, max_nnz
-from simrl.kernels.gold import gold_one
-from simrl.kernels.rm import forward_one
+from simrl.kernels.features import max_nnz
+from simrl.kernels.reward import gold_score, proxy_one
 from simrl.kernels.sampling import sample_one
 
 
 @njit(cache=True)
 def sample_and_score(
-    cdf: np.ndarray,
-    prompts: np.ndarray,
-    rng: np.random.Generator,
-    rm_params: np.ndarray,
-    F: int,
-    H: int,
-    prompt_features: bool,
-    b0: int,
-    feat_scale: float,
-    values: np.ndarray,
-    bigram: np.ndarray,
-    saturation: np.ndarray,
-    length_weight: float,
-    length_opt: float,
-    repeat_penalty: float,
+    cdf: np.ndarray, prompts: np.ndarray, rng: np.random.Generator, rm: tuple, gold: tuple
 ):
-    """For each prompt in ``prompts`` draw one response and return ``(gold, proxy, length)``."""
+    """For each prompt in ``prompts`` draw one response and return ``(gold, proxy, length)``.
+
+    ``rm`` and ``gold`` are the specs of :mod:`simrl.kernels.reward`.
+    """
     N = prompts.shape[0]
-    _P, T, _S, A = cdf.shape
+    T, A = cdf.shape[1], cdf.shape[3]
     V = A - 1
-    gold = np.empty(N)
-    proxy = np.empty(N)
+    g = np.empty(N)
+    p = np.empty(N)
     lens = np.empty(N)
     row = np.zeros(T, np.int64)
     counts = np.zeros(V + 1)
     K = max_nnz(V, T)
     fidx = np.zeros(K, np.int32)
     fval = np.zeros(K)
-    h = np.zeros(H)
+    h = np.zeros(rm[2])
+    rs = np.zeros(rm[0].shape[0])
     for n in range(N):
         x = prompts[n]
         L = sample_one(cdf, x, rng, row)
-        gold[n] = gold_one(
-            x, row, L, values, bigram, saturation, length_weight, length_opt, repeat_penalty, counts
-        )
-        features_one(x, row, L, V, F, prompt_features, b0, feat_scale, counts, fidx, fval)
-        proxy[n] = forward_one(fidx, fval, rm_params, F, H, h)
+        g[n] = gold_score(x, row, L, gold, counts)
+        p[n] = proxy_one(x, row, L, rm, counts, fidx, fval, h, rs)
         lens[n] = L
-    return gold, proxy, lens
+    return g, p, lens

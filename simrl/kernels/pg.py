@@ -1,9 +1,21 @@
-"""RLOO policy gradient on tabular logits against the proxy, with a per-token KL penalty.
+"""Policy gradient on tabular (plus shared) logits with a per-token KL penalty.
 
-RLOO (Ahmadian et al. 2024; Kool et al. 2019): for each prompt draw k responses, score each
-with R_i = r_phi(x, y_i) - beta * sum_t (log pi(y_t|s_t) - log pi_ref(y_t|s_t)), and use the
-leave-one-out baseline A_i = R_i - (1/(k-1)) sum_{j != i} R_j in REINFORCE. The score-function
-gradient of a softmax row is d log pi(a|s) / d theta[s, :] = onehot(a) - pi(.|s).
+Per step: ``batch_prompts`` distinct prompts, ``k`` responses each, sequence reward
+``R_i = r(x, y_i) - beta * sum_t kl_t`` with the per-token estimator ``kl_t`` (Schulman's
+k1/k2/k3 with ratio pi_ref / pi), then one of
+
+* REINFORCE with a baseline: A_i = R_i - b, b an exponential moving average of mean R
+  (Williams 1992);
+* RLOO: A_i = R_i - (1/(k-1)) sum_{j != i} R_j (Kool et al. 2019; Ahmadian et al. 2024);
+* PPO-clip: the RLOO advantage, then ``ppo_epochs`` passes over the batch maximizing
+  min(rho A, clip(rho, 1 - eps, 1 + eps) A) with rho = pi / pi_old per token (Schulman et
+  al. 2017); a critic-free variant, since the reward is given per sequence; advantages are
+  optionally normalized to mean 0 and standard deviation 1 per batch.
+
+The score function of a softmax row is d log pi(a|s) / d theta[s, :] = onehot(a) - pi(.|s).
+The logits of state (x, t, prev) are ``theta[x, t, prev] + u + U[x]``; with ``shared`` the
+vectors ``u`` (per token) and ``U[x]`` (per prompt and token) are learned too, and their
+gradient is the sum of the row gradients of every state that uses them.
 """
 
 from __future__ import annotations
@@ -13,124 +25,198 @@ import math
 import numpy as np
 from numba import njit
 
-from simrl.kernels.features import features_one, max_nnz
-from simrl.kernels.rm import forward_one
+from simrl.kernels.features import max_nnz
+from simrl.kernels.reward import reward_one
 from simrl.kernels.sampling import draw_from_probs
 from simrl.kernels.softmax import log_softmax_row
 
+ALGO_REINFORCE = 0
+ALGO_RLOO = 1
+ALGO_PPO = 2
+KL_K1 = 0
+KL_K2 = 1
+KL_K3 = 2
+
 
 @njit(cache=True)
-def rloo_steps(
+def kl_term(logp: float, logp_ref: float, estimator: int) -> float:
+    """Per-token KL estimate with r = pi_ref / pi (Schulman, "Approximating KL divergence").
+
+    k1 = -log r (unbiased, can be negative), k2 = (log r)^2 / 2 (biased, low variance),
+    k3 = (r - 1) - log r (unbiased and >= 0).
+    """
+    log_r = logp_ref - logp
+    if estimator == KL_K2:
+        return 0.5 * log_r * log_r
+    if estimator == KL_K3:
+        return math.expm1(log_r) - log_r
+    return -log_r
+
+
+@njit(cache=True)
+def row_logp(
+    theta: np.ndarray,
+    u: np.ndarray,
+    U: np.ndarray,
+    x: int,
+    t: int,
+    prev: int,
+    scratch: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """log pi(. | x, t, prev) of the current logits into ``out``."""
+    for c in range(scratch.shape[0]):
+        scratch[c] = theta[x, t, prev, c] + u[c] + U[x, c]
+    log_softmax_row(scratch, out)
+
+
+@njit(cache=True)
+def policy_steps(
     theta: np.ndarray,
     u: np.ndarray,
     U: np.ndarray,
     shared: bool,
     logp_ref: np.ndarray,
-    rm_params: np.ndarray,
-    F: int,
-    H: int,
-    prompt_features: bool,
-    b0: int,
-    feat_scale: float,
-    kl_coef: float,
+    source: int,
+    rm: tuple,
+    gold: tuple,
+    algo: int,
+    kl_estimator: int,
+    kl_target: float,
+    kl_horizon: float,
     k: int,
     batch_prompts: int,
     lr: float,
+    ppo_epochs: int,
+    ppo_clip: float,
+    ppo_norm_adv: bool,
+    baseline_decay: float,
     n_steps: int,
     rng: np.random.Generator,
     history: np.ndarray,
+    state: np.ndarray,
 ) -> bool:
-    """Run ``n_steps`` RLOO updates on the policy logits in place.
-
-    The logits of state (x, t, prev) are ``theta[x, t, prev] + u + U[x]``: a table of shape
-    (P, T, V+1, V+1) plus, if ``shared``, a per-token vector ``u`` (V+1,) and per-prompt
-    token vectors ``U`` (P, V+1) that every state shares (their gradient is the sum of the
-    table's gradient over the states that use them). With ``shared`` False, ``u`` and ``U``
-    stay as given.
-
-    Each step takes ``batch_prompts`` distinct prompts, ``k`` responses each, and ascends
-    (1 / (batch_prompts k)) sum_i A_i sum_t grad log pi(y_t | s_t) with step size ``lr``.
+    """Run ``n_steps`` updates of the policy logits in place.
 
     Args:
-        history: ``(n_steps, 2)`` output: mean proxy reward and mean summed k1 penalty term
-            sum_t (log pi - log pi_ref) of the step's samples.
+        source: 0 to optimize the proxy ``rm``, 1 the gold (reference runs only).
+        state: ``[beta, baseline]`` carried between calls: the KL coefficient (adapted if
+            ``kl_target > 0``, Ziegler et al. 2019) and the REINFORCE baseline (NaN before
+            the first step).
+        history: ``(n_steps, 3)`` output: mean optimized reward, mean summed k1 log-ratio
+            sum_t (log pi - log pi_ref), and beta, per step.
 
     Returns:
-        False if a reward or logit became non-finite (the loop stops there).
+        False if a reward or an advantage became non-finite (the loop stops there).
     """
     P, T, _S, A = theta.shape
     V = A - 1
     n = batch_prompts * k
     acts = np.zeros((n, T + 1), np.int64)  # actions taken, EOS included
     nact = np.zeros(n, np.int64)
-    probs = np.zeros((n, T + 1, A))  # pi(.|s_t) at the time of sampling
+    lp_old = np.zeros((n, T + 1, A))  # log pi_old(.|s_t) at sampling time
+    lp_new = np.zeros((n, T + 1, A))
+    pr_old = np.zeros((n, T + 1, A))  # the same as probabilities
+    pr_new = np.zeros((n, T + 1, A))
+    scratch = np.zeros(A)
     rewards = np.zeros(n)
+    adv = np.zeros(n)
     row = np.zeros(T, np.int64)
     counts = np.zeros(V + 1)
     K = max_nnz(V, T)
     fidx = np.zeros(K, np.int32)
     fval = np.zeros(K)
-    h = np.zeros(H)
+    h = np.zeros(rm[2])
+    rs = np.zeros(rm[0].shape[0])
     perm = np.arange(P)
     scale = lr / n
-    row_logits = np.zeros(A)
-    row_logp = np.zeros(A)
+    epochs = ppo_epochs if algo == ALGO_PPO else 1
     for step in range(n_steps):
+        beta = state[0]
         for i in range(batch_prompts):  # partial Fisher-Yates: distinct prompts
             j = i + rng.integers(0, P - i)
             perm[i], perm[j] = perm[j], perm[i]
-        mean_r, mean_kl = 0.0, 0.0
-        for b in range(batch_prompts):
-            x = perm[b]
-            for q in range(k):
-                i = b * k + q
-                prev, length, kl = 0, 0, 0.0
-                for t in range(T):
-                    for c in range(A):
-                        row_logits[c] = theta[x, t, prev, c] + u[c] + U[x, c]
-                    log_softmax_row(row_logits, row_logp)
-                    for c in range(A):
-                        probs[i, t, c] = math.exp(row_logp[c])
-                    a = draw_from_probs(probs[i, t], rng.random())
-                    acts[i, t] = a
-                    kl += row_logp[a] - logp_ref[x, t, prev, a]  # k1 = log pi - log pi_ref
-                    if a == 0:
-                        break
-                    row[t] = a
-                    length += 1
-                    prev = a
-                nact[i] = length + 1 if length < T else T
-                features_one(
-                    x, row, length, V, F, prompt_features, b0, feat_scale, counts, fidx, fval
-                )
-                r = forward_one(fidx, fval, rm_params, F, H, h)
-                rewards[i] = r - kl_coef * kl
-                mean_r += r
-                mean_kl += kl
-        history[step, 0] = mean_r / n
-        history[step, 1] = mean_kl / n
-        for b in range(batch_prompts):
-            x = perm[b]
-            tot = 0.0
-            for q in range(k):
-                tot += rewards[b * k + q]
-            for q in range(k):
-                i = b * k + q
-                adv = rewards[i] - (tot - rewards[i]) / (k - 1)  # leave-one-out baseline
-                if not math.isfinite(adv):
-                    return False
-                g = scale * adv
+        mean_r, mean_k1 = 0.0, 0.0
+        for i in range(n):  # rollout with pi_old
+            x = perm[i // k]
+            prev, length, pen, k1 = 0, 0, 0.0, 0.0
+            for t in range(T):
+                row_logp(theta, u, U, x, t, prev, scratch, lp_old[i, t])
+                for c in range(A):
+                    pr_old[i, t, c] = math.exp(lp_old[i, t, c])
+                a = draw_from_probs(pr_old[i, t], rng.random())
+                acts[i, t] = a
+                ref = logp_ref[x, t, prev, a]
+                pen += kl_term(lp_old[i, t, a], ref, kl_estimator)
+                k1 += lp_old[i, t, a] - ref
+                if a == 0:
+                    break
+                row[t] = a
+                length += 1
+                prev = a
+            nact[i] = length + 1 if length < T else T
+            r = reward_one(source, x, row, length, rm, gold, counts, fidx, fval, h, rs)
+            rewards[i] = r - beta * pen
+            mean_r += r
+            mean_k1 += k1
+        mean_r /= n
+        mean_k1 /= n
+        history[step, 0] = mean_r
+        history[step, 1] = mean_k1
+        history[step, 2] = beta
+        if algo == ALGO_REINFORCE:
+            batch_mean = rewards.mean()
+            if math.isnan(state[1]):
+                state[1] = batch_mean
+            for i in range(n):
+                adv[i] = rewards[i] - state[1]
+            state[1] = baseline_decay * state[1] + (1.0 - baseline_decay) * batch_mean
+        else:
+            for b in range(batch_prompts):
+                tot = 0.0
+                for q in range(k):
+                    tot += rewards[b * k + q]
+                for q in range(k):  # leave-one-out baseline
+                    adv[b * k + q] = rewards[b * k + q] - (tot - rewards[b * k + q]) / (k - 1)
+        if algo == ALGO_PPO and ppo_norm_adv and n > 1:  # whiten advantages (as CleanRL)
+            mu = adv.mean()
+            sd = adv.std()
+            for i in range(n):
+                adv[i] = (adv[i] - mu) / (sd + 1e-8)
+        for i in range(n):
+            if not math.isfinite(adv[i]):
+                return False
+        for epoch in range(epochs):
+            lp, pr = lp_old, pr_old  # epoch 0: pi_old itself
+            if epoch > 0:  # pi at the start of this epoch, for every visited state
+                lp, pr = lp_new, pr_new
+                for i in range(n):
+                    x = perm[i // k]
+                    prev = 0
+                    for t in range(nact[i]):
+                        row_logp(theta, u, U, x, t, prev, scratch, lp_new[i, t])
+                        for c in range(A):
+                            pr_new[i, t, c] = math.exp(lp_new[i, t, c])
+                        prev = acts[i, t]
+            for i in range(n):
+                x = perm[i // k]
                 prev = 0
                 for t in range(nact[i]):
                     a = acts[i, t]
-                    for c in range(A):
-                        theta[x, t, prev, c] -= g * probs[i, t, c]
-                    theta[x, t, prev, a] += g
-                    if shared:
+                    ratio = math.exp(lp[i, t, a] - lp_old[i, t, a])
+                    clipped = (adv[i] > 0.0 and ratio > 1.0 + ppo_clip) or (
+                        adv[i] < 0.0 and ratio < 1.0 - ppo_clip
+                    )
+                    if not (algo == ALGO_PPO and clipped):
+                        g = scale * adv[i] * ratio  # d(rho A)/d theta = rho A grad log pi
                         for c in range(A):
-                            u[c] -= g * probs[i, t, c]
-                            U[x, c] -= g * probs[i, t, c]
-                        u[a] += g
-                        U[x, a] += g
+                            d = g * ((c == a) - pr[i, t, c])
+                            theta[x, t, prev, c] += d
+                            if shared:
+                                u[c] += d
+                                U[x, c] += d
                     prev = a
+        if kl_target > 0.0:  # adaptive KL controller (Ziegler et al. 2019)
+            err = min(max(mean_k1 / kl_target - 1.0, -0.2), 0.2)
+            state[0] = beta * (1.0 + err * n / kl_horizon)
     return True

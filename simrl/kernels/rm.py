@@ -13,6 +13,10 @@ from numba import njit
 
 # Loss codes (kept in sync with simrl.reward_model.LOSSES).
 LOSS_BT = 0
+LOSS_MARGIN = 1
+LOSS_HINGE = 2
+LOSS_LOGITNORM = 3
+LOSS_DR = 4
 
 
 @njit(cache=True)
@@ -63,10 +67,54 @@ def sigmoid(z: float) -> float:
 
 
 @njit(cache=True)
+def smoothed_logistic(z: float, smoothing: float) -> tuple[float, float]:
+    """-(1 - a) log sigma(z) - a log sigma(-z) and its derivative in z (label smoothing a)."""
+    loss = (1.0 - smoothing) * softplus(-z) + smoothing * softplus(z)
+    return loss, -(1.0 - smoothing) * sigmoid(-z) + smoothing * sigmoid(z)
+
+
+@njit(cache=True)
+def pair_loss_grad(
+    rw: float, rl: float, loss: int, margin: float, smoothing: float
+) -> tuple[float, float, float]:
+    """Loss of one pair and its derivatives in r_w and r_l (BSR paper's baselines).
+
+    * bt:        -log sigma(d), d = r_w - r_l                       (Bradley-Terry)
+    * margin:    -log sigma(d - m)
+    * hinge:     relu(m - d)
+    * logitnorm: -log sigma(d / sqrt(r_w^2 + r_l^2))
+    * dr:        -log sigma(d) - log sigma(r_w) - log sigma(-r_l)
+    Label smoothing applies to the logistic losses (all but hinge).
+    """
+    d = rw - rl
+    if loss == LOSS_HINGE:
+        if margin - d > 0.0:
+            return margin - d, -1.0, 1.0
+        return 0.0, 0.0, 0.0
+    if loss == LOSS_LOGITNORM:
+        n = math.sqrt(rw * rw + rl * rl + 1e-12)
+        z = d / n
+        v, g = smoothed_logistic(z, smoothing)
+        # dz/dr_w = 1/n - d r_w / n^3, dz/dr_l = -1/n - d r_l / n^3
+        n3 = n * n * n
+        return v, g * (1.0 / n - d * rw / n3), g * (-1.0 / n - d * rl / n3)
+    z = d - margin if loss == LOSS_MARGIN else d
+    v, g = smoothed_logistic(z, smoothing)
+    gw, gl = g, -g
+    if loss == LOSS_DR:  # Eurus-style direct reward terms
+        v += softplus(-rw) + softplus(rl)
+        gw -= sigmoid(-rw)
+        gl += sigmoid(rl)
+    return v, gw, gl
+
+
+@njit(cache=True)
 def batch_loss_grad(
     rw: np.ndarray,
     rl: np.ndarray,
     loss: int,
+    margin: float,
+    smoothing: float,
     center: float,
     bsr: float,
     gw: np.ndarray,
@@ -74,20 +122,19 @@ def batch_loss_grad(
 ) -> float:
     """Loss of a batch of B pairs and its gradient w.r.t. each reward.
 
-    L = (1/B) sum_i -log sigma(r_w,i - r_l,i)                     (Bradley-Terry)
-      + center (1/B) sum_i (r_w,i + r_l,i)^2                     (per-pair centering,
-                                                                  Eisenstein et al. 2023)
-      + bsr B ((1/(2B)) sum_i (r_w,i + r_l,i))^2                  (BSR, Hong et al. 2025)
+    L = (1/B) sum_i l(r_w,i, r_l,i)                             (pair loss, pair_loss_grad)
+      + center (1/B) sum_i (r_w,i + r_l,i)^2                   (per-pair centering,
+                                                                Eisenstein et al. 2023)
+      + bsr B ((1/(2B)) sum_i (r_w,i + r_l,i))^2                (BSR, Hong et al. 2025)
     """
     B = rw.shape[0]
     total = 0.0
     s = 0.0
     for i in range(B):
-        d = rw[i] - rl[i]
-        total += softplus(-d)
-        g = -sigmoid(-d) / B  # d/d r_w of softplus(-d) / B
-        gw[i] = g
-        gl[i] = -g
+        v, dw, dl = pair_loss_grad(rw[i], rl[i], loss, margin, smoothing)
+        total += v
+        gw[i] = dw / B
+        gl[i] = dl / B
         if center > 0.0:
             sm = rw[i] + rl[i]
             total += center * sm * sm
@@ -141,8 +188,11 @@ def fit(
     F: int,
     H: int,
     loss: int,
+    margin: float,
+    smoothing: float,
     center: float,
     bsr: float,
+    weight_decay: float,
     use_adam: bool,
     lr: float,
     batch_size: int,
@@ -150,6 +200,9 @@ def fit(
     rng: np.random.Generator,
 ):
     """Fit ``params`` in place on pairs (chosen w, rejected l) by mini-batch Adam or SGD.
+
+    Weight decay is decoupled (AdamW, Loshchilov & Hutter 2019; plain L2 shrinkage for SGD)
+    and applies to the weights W and w, not to the biases c and b.
 
     Returns:
         ``(history[epochs, 3], ok)``: per epoch the mean loss, and the mean and standard
@@ -185,7 +238,7 @@ def fit(
                 r_sum += rw[i] + rl[i]
                 r_sq += rw[i] * rw[i] + rl[i] * rl[i]
             n_r += 2 * B
-            lv = batch_loss_grad(rw, rl, loss, center, bsr, gw, gl)
+            lv = batch_loss_grad(rw, rl, loss, margin, smoothing, center, bsr, gw, gl)
             if not math.isfinite(lv):
                 return hist, False
             ep_loss += lv
@@ -196,6 +249,12 @@ def fit(
                 backward_one(idx_w[p], val_w[p], params, F, H, hw[i], gw[i], grad)
                 backward_one(idx_l[p], val_l[p], params, F, H, hl[i], gl[i], grad)
             step += 1
+            if weight_decay > 0.0:
+                shrink = 1.0 - lr * weight_decay
+                for q in range(F * H):
+                    params[q] *= shrink
+                for q in range(F * H + H, F * H + 2 * H):
+                    params[q] *= shrink
             if use_adam:
                 c1 = 1.0 - b1**step
                 c2 = 1.0 - b2**step
@@ -215,3 +274,46 @@ def fit(
             if not math.isfinite(params[q]):
                 return hist, False
     return hist, True
+
+
+# Ensemble combination codes (Coste et al. 2024), kept in sync with
+# simrl.reward_model.ENSEMBLE_MODES.
+ENSEMBLE_MEAN = 0
+ENSEMBLE_MIN = 1
+ENSEMBLE_UWO = 2
+
+
+@njit(cache=True)
+def ensemble_one(
+    idx: np.ndarray,
+    val: np.ndarray,
+    params: np.ndarray,
+    F: int,
+    H: int,
+    mode: int,
+    lam: float,
+    h: np.ndarray,
+    rs: np.ndarray,
+) -> float:
+    """Combined reward of k members (rows of ``params``) for one response.
+
+    mean: (1/k) sum_m r_m; min (worst case): min_m r_m; uwo (uncertainty-weighted):
+    mean - lam * (1/k) sum_m (r_m - mean)^2. ``rs`` is scratch of size k. With k = 1 every
+    mode returns the single member's reward exactly.
+    """
+    k = params.shape[0]
+    mean = 0.0
+    lo = np.inf
+    for m in range(k):
+        rs[m] = forward_one(idx, val, params[m], F, H, h)
+        mean += rs[m]
+        lo = min(lo, rs[m])
+    mean /= k
+    if mode == ENSEMBLE_MIN:
+        return lo
+    if mode == ENSEMBLE_UWO:
+        var = 0.0
+        for m in range(k):
+            var += (rs[m] - mean) * (rs[m] - mean)
+        return mean - lam * var / k
+    return mean

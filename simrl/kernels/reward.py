@@ -1,0 +1,81 @@
+"""Score one response by the proxy (an ensemble spec) or, for reference runs, by the gold.
+
+Specs are tuples so that kernels take one argument per reward source:
+
+* proxy ``rm = (params[k, n_params], F, H, prompt_features, b0, scale, mode, lam)``
+  (see :mod:`simrl.kernels.features` and :func:`simrl.kernels.rm.ensemble_one`);
+* gold ``gold = (values, bigram, saturation, length_weight, length_opt, repeat_penalty)``
+  (see :func:`simrl.kernels.gold.gold_one`).
+
+An optimizer that optimizes the proxy receives an empty placeholder for the gold
+(:func:`simrl.world.no_gold`), so it cannot read it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from simrl.kernels.features import features_one
+from simrl.kernels.gold import gold_one
+from simrl.kernels.rm import ensemble_one
+
+SOURCE_PROXY = 0
+SOURCE_GOLD = 1
+
+
+@njit(cache=True)
+def proxy_one(
+    x: int,
+    row: np.ndarray,
+    length: int,
+    rm: tuple,
+    counts: np.ndarray,
+    fidx: np.ndarray,
+    fval: np.ndarray,
+    h: np.ndarray,
+    rs: np.ndarray,
+) -> float:
+    """Proxy reward r_phi(x, y) of one response; the other arrays are scratch."""
+    params, F, H, prompt_features, b0, scale, mode, lam = rm
+    V = counts.shape[0] - 1
+    features_one(x, row, length, V, F, prompt_features, b0, scale, counts, fidx, fval)
+    return ensemble_one(fidx, fval, params, F, H, mode, lam, h, rs)
+
+
+@njit(cache=True)
+def gold_score(x: int, row: np.ndarray, length: int, gold: tuple, counts: np.ndarray) -> float:
+    """Gold reward r*(x, y) of one response."""
+    values, bigram, saturation, length_weight, length_opt, repeat_penalty = gold
+    return gold_one(
+        x,
+        row,
+        length,
+        values,
+        bigram,
+        saturation,
+        length_weight,
+        length_opt,
+        repeat_penalty,
+        counts,
+    )
+
+
+@njit(cache=True)
+def reward_one(
+    source: int,
+    x: int,
+    row: np.ndarray,
+    length: int,
+    rm: tuple,
+    gold: tuple,
+    counts: np.ndarray,
+    fidx: np.ndarray,
+    fval: np.ndarray,
+    h: np.ndarray,
+    rs: np.ndarray,
+) -> float:
+    """The optimized reward of one response: proxy (``SOURCE_PROXY``) or gold."""
+    if source == SOURCE_GOLD:
+        return gold_score(x, row, length, gold, counts)
+    return proxy_one(x, row, length, rm, counts, fidx, fval, h, rs)
