@@ -26,4 +26,8 @@ def _configure_numba_cache() -> None:
 
 _configure_numba_cache()
 
+from simrl.envs import register_envs  # noqa: E402  (Gymnasium ids; entry points load lazily)
+
+register_envs()
+
 __all__ = ["__version__"]
