@@ -28,7 +28,7 @@ from numba import njit
 from simrl.kernels.features import max_nnz
 from simrl.kernels.reward import reward_one
 from simrl.kernels.sampling import draw_from_probs
-from simrl.kernels.softmax import log_softmax_row
+from simrl.kernels.softmax import softmax_row
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
@@ -54,7 +54,7 @@ def kl_term(logp: float, logp_ref: float, estimator: int) -> float:
 
 
 @njit(cache=True)
-def row_logp(
+def row_policy(
     theta: np.ndarray,
     u: np.ndarray,
     U: np.ndarray,
@@ -62,12 +62,13 @@ def row_logp(
     t: int,
     prev: int,
     scratch: np.ndarray,
-    out: np.ndarray,
+    logp: np.ndarray,
+    probs: np.ndarray,
 ) -> None:
-    """log pi(. | x, t, prev) of the current logits into ``out``."""
+    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits."""
     for c in range(scratch.shape[0]):
         scratch[c] = theta[x, t, prev, c] + u[c] + U[x, c]
-    log_softmax_row(scratch, out)
+    softmax_row(scratch, logp, probs)
 
 
 @njit(cache=True)
@@ -141,9 +142,7 @@ def policy_steps(
             x = perm[i // k]
             prev, length, pen, k1 = 0, 0, 0.0, 0.0
             for t in range(T):
-                row_logp(theta, u, U, x, t, prev, scratch, lp_old[i, t])
-                for c in range(A):
-                    pr_old[i, t, c] = math.exp(lp_old[i, t, c])
+                row_policy(theta, u, U, x, t, prev, scratch, lp_old[i, t], pr_old[i, t])
                 a = draw_from_probs(pr_old[i, t], rng.random())
                 acts[i, t] = a
                 ref = logp_ref[x, t, prev, a]
@@ -194,9 +193,7 @@ def policy_steps(
                     x = perm[i // k]
                     prev = 0
                     for t in range(nact[i]):
-                        row_logp(theta, u, U, x, t, prev, scratch, lp_new[i, t])
-                        for c in range(A):
-                            pr_new[i, t, c] = math.exp(lp_new[i, t, c])
+                        row_policy(theta, u, U, x, t, prev, scratch, lp_new[i, t], pr_new[i, t])
                         prev = acts[i, t]
             for i in range(n):
                 x = perm[i // k]

@@ -263,13 +263,15 @@ def fit(
                 for q in range(F * H + H, F * H + 2 * H):
                     params[q] *= shrink
             if use_adam:
-                c1 = 1.0 - b1**step
-                c2 = 1.0 - b2**step
+                # lr m_hat / (sqrt(v_hat) + eps) with the bias corrections folded into two
+                # constants: one sqrt and one division per parameter
+                step_size = lr / (1.0 - b1**step)
+                inv_sqrt_c2 = 1.0 / math.sqrt(1.0 - b2**step)
                 for q in range(npar):
                     g = grad[q]
                     m1[q] = b1 * m1[q] + (1.0 - b1) * g
                     m2[q] = b2 * m2[q] + (1.0 - b2) * g * g
-                    params[q] -= lr * (m1[q] / c1) / (math.sqrt(m2[q] / c2) + eps)
+                    params[q] -= step_size * m1[q] / (math.sqrt(m2[q]) * inv_sqrt_c2 + eps)
             else:
                 for q in range(npar):
                     params[q] -= lr * grad[q]

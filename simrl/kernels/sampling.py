@@ -6,29 +6,33 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def draw_action(cdf_row: np.ndarray, u: float) -> int:
-    """Inverse-CDF draw: the first action whose cumulative probability exceeds ``u``."""
-    n = cdf_row.shape[0]
-    for a in range(n - 1):
-        if u < cdf_row[a]:
-            return a
-    return n - 1  # guards against the last cumulative value rounding below 1
+    """Inverse-CDF draw: the first action whose cumulative probability exceeds ``u``.
+
+    Counted without branches, a = #{c < A - 1 : cdf[c] <= u}: the same action as an
+    early-exit scan, but no data-dependent branch for the CPU to mispredict. The last
+    entry is never compared, which guards against the cumulative sum rounding below 1.
+    """
+    a = 0
+    for c in range(cdf_row.shape[0] - 1):
+        a += cdf_row[c] <= u
+    return a
 
 
 @njit(cache=True)
 def draw_from_probs(p_row: np.ndarray, u: float) -> int:
-    """Inverse-CDF draw from a probability row, accumulating the CDF on the fly."""
-    n = p_row.shape[0]
+    """Inverse-CDF draw from a probability row, accumulating the CDF on the fly (the same
+    branch-free count as :func:`draw_action`)."""
+    a = 0
     c = 0.0
-    for a in range(n - 1):
-        c += p_row[a]
-        if u < c:
-            return a
-    return n - 1
+    for k in range(p_row.shape[0] - 1):
+        c += p_row[k]
+        a += c <= u
+    return a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sample_one(cdf: np.ndarray, x: int, rng: np.random.Generator, out_row: np.ndarray) -> int:
     """Write one response to prompt ``x`` into ``out_row`` and return its length.
 

@@ -25,6 +25,25 @@ def log_softmax_row(logits: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
+def softmax_row(logits: np.ndarray, logp: np.ndarray, probs: np.ndarray) -> None:
+    """log-probabilities and probabilities of one row from one exp per entry.
+
+    ``logp`` is bit-identical to :func:`log_softmax_row` (same operations in the same
+    order); ``probs`` = exp(logit - max) / sum.
+    """
+    mx = logits.max()
+    s = 0.0
+    for a in range(logits.shape[0]):
+        e = math.exp(logits[a] - mx)
+        probs[a] = e
+        s += e
+    lse = mx + math.log(s)
+    for a in range(logits.shape[0]):
+        logp[a] = logits[a] - lse
+        probs[a] /= s
+
+
+@njit(cache=True)
 def log_softmax_table(logits: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax over the last axis of a (P, T, S, A) table."""
     P, T, S, _A = logits.shape
