@@ -50,6 +50,8 @@ class RunResult:
         summary: Peak and end of the curve, over-optimization and reward-model accuracies.
         timing: Seconds per phase.
         rm_history: Per-member, per-epoch loss and reward mean/std of the proxy fit.
+        length_dist: Exact distribution of the response length (0..T, averaged over prompts)
+            of the reference policy and, for policy-gradient runs, of the final policy.
     """
 
     config: Config
@@ -57,6 +59,7 @@ class RunResult:
     summary: dict[str, Any]
     timing: dict[str, float]
     rm_history: dict[str, list[float]] = field(default_factory=dict)
+    length_dist: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``simrl run --json`` prints."""
@@ -66,6 +69,7 @@ class RunResult:
             "summary": self.summary,
             "timing": self.timing,
             "rm_history": self.rm_history,
+            "length_dist": self.length_dist,
         }
 
 
@@ -152,7 +156,7 @@ def optimize_curve(
         t = time.perf_counter()
         curve = ev.bon_curve(p.bon_n_max, p.bon_samples, reward, p.bon_exact_max)
         timing["evaluate"] += time.perf_counter() - t
-        return curve
+        return curve, None
     target = (
         Target.proxy(setup.rm) if reward == "proxy" else Target.gold_itself(setup.gold, setup.rm)
     )
@@ -164,9 +168,9 @@ def optimize_curve(
         curve.append(ev.point(policy, step))
         timing["evaluate"] += time.perf_counter() - t
 
-    optimize(setup.ref, target, p, rng, checkpoint)
+    final, _ = optimize(setup.ref, target, p, rng, checkpoint)
     timing["optimize"] += time.perf_counter() - t0 - (timing["evaluate"] - eval_before)
-    return curve
+    return curve, final
 
 
 def run(cfg: Config) -> RunResult:
@@ -185,7 +189,7 @@ def run(cfg: Config) -> RunResult:
     ev = Evaluator(setup.gold, setup.rm, setup.ref, cfg.eval, r["eval"])
     timing["evaluate"] += time.perf_counter() - t
 
-    curve = optimize_curve(cfg, setup, ev, cfg.policy.reward, r["optimize"], timing)
+    curve, final = optimize_curve(cfg, setup, ev, cfg.policy.reward, r["optimize"], timing)
     bon = cfg.policy.optimizer == "bon"
     summary = summarize(curve)
     fit = fit_gao([q["sqrt_kl"] for q in curve], [q["gold"] for q in curve], "bon" if bon else "rl")
@@ -209,7 +213,7 @@ def run(cfg: Config) -> RunResult:
         timing["diagnostics"] = time.perf_counter() - t
     if cfg.eval.ndr:
         ev.rng = r["ndr_eval"]
-        gold_curve = optimize_curve(cfg, setup, ev, "gold", r["ndr"], timing)
+        gold_curve, _ = optimize_curve(cfg, setup, ev, "gold", r["ndr"], timing)
         summary["gold_opt_final_gold"] = gold_curve[-1]["gold"]
         summary["ndr"] = ndr(curve[-1]["gold"], gold_curve[-1]["gold"])
     summary.update(
@@ -227,4 +231,7 @@ def run(cfg: Config) -> RunResult:
         "reward_mean": f.reward_mean.tolist(),
         "reward_std": f.reward_std.tolist(),
     }
-    return RunResult(cfg, curve, summary, timing, history)
+    lengths = {"reference": setup.ref.length_distribution().mean(0).tolist()}
+    if final is not None:
+        lengths["final"] = final.length_distribution().mean(0).tolist()
+    return RunResult(cfg, curve, summary, timing, history, lengths)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simrl.config import WorldConfig
-from simrl.kernels.kl import exact_kl, expected_length
+from simrl.kernels.kl import exact_kl, expected_length, length_distribution
 from simrl.kernels.sampling import sample_responses, sequence_logprobs
 from simrl.kernels.softmax import log_softmax_table
 from simrl.world import coherence_table
@@ -70,6 +70,10 @@ class TabularPolicy:
     def expected_length(self) -> np.ndarray:
         """Exact expected response length per prompt."""
         return expected_length(self.logp())
+
+    def length_distribution(self) -> np.ndarray:
+        """Exact P(length = l | x) for l = 0..T, shape (P, T + 1)."""
+        return length_distribution(self.logp())
 
 
 def n_responses(vocab_size: int, max_len: int) -> int:

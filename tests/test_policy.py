@@ -95,3 +95,17 @@ def test_expected_length_matches_samples():
     pi = TabularPolicy(random_logits(rng, 2, 6, 3))
     _, ln = pi.sample(np.zeros(50_000, np.int64), rng)
     assert abs(ln.mean() - pi.expected_length()[0]) < 4 * ln.std() / math.sqrt(ln.size)
+
+
+@given(seeds, st.integers(1, 4), st.integers(2, 3))
+def test_length_distribution_matches_enumeration(seed, T, V):
+    pi = TabularPolicy(random_logits(np.random.default_rng(seed), 2, T, V))
+    tokens, lengths = enumerate_responses(V, T)
+    dist = pi.length_distribution()
+    np.testing.assert_allclose(dist.sum(1), 1.0, atol=1e-12)
+    for x in range(2):
+        p = np.exp(pi.sequence_logprobs(np.full(lengths.size, x), tokens, lengths))
+        np.testing.assert_allclose(
+            dist[x], np.bincount(lengths, weights=p, minlength=T + 1), atol=1e-12
+        )
+    np.testing.assert_allclose(pi.expected_length(), dist @ np.arange(T + 1), atol=1e-12)

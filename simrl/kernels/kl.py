@@ -49,25 +49,39 @@ def exact_kl(logp: np.ndarray, logp_ref: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def expected_length(logp: np.ndarray) -> np.ndarray:
-    """Exact expected response length per prompt, from the same occupancy recursion."""
+def length_distribution(logp: np.ndarray) -> np.ndarray:
+    """Exact distribution of the response length per prompt, shape (P, T + 1).
+
+    By the occupancy recursion: at position t the mass in state (x, t, prev) that takes EOS
+    ends a response of length t; the mass still writing at t = T - 1 ends at the cap T.
+    """
     P, T, S, A = logp.shape
-    out = np.zeros(P)
+    out = np.zeros((P, T + 1))
     mu = np.zeros(S)
     nxt = np.zeros(S)
     for x in range(P):
         mu[:] = 0.0
         mu[0] = 1.0
-        total = 0.0
         for t in range(T):
             nxt[:] = 0.0
             for s in range(S):
                 m = mu[s]
                 if m == 0.0:
                     continue
+                out[x, t] += m * np.exp(logp[x, t, s, 0])
                 for a in range(1, A):
                     nxt[a] += m * np.exp(logp[x, t, s, a])
-            total += nxt.sum()  # mass that wrote a content token at position t
             mu[:] = nxt
-        out[x] = total
+        out[x, T] = mu.sum()
+    return out
+
+
+@njit(cache=True)
+def expected_length(logp: np.ndarray) -> np.ndarray:
+    """Exact expected response length per prompt (the mean of :func:`length_distribution`)."""
+    dist = length_distribution(logp)
+    out = np.zeros(dist.shape[0])
+    for x in range(dist.shape[0]):
+        for length in range(dist.shape[1]):
+            out[x] += length * dist[x, length]
     return out
