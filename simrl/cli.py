@@ -1,4 +1,4 @@
-"""Command line: ``simrl run``.
+"""Command line: ``simrl run``, ``simrl sweep``, ``simrl export``, ``simrl plot``.
 
 Only the standard library and :mod:`simrl.config` load at start-up; NumPy, Numba and
 matplotlib load when a command needs them, so ``simrl --help`` is instant.
@@ -17,6 +17,8 @@ from simrl.config import ConfigError, load
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +57,54 @@ def _parser() -> argparse.ArgumentParser:
         help="print one JSON object (config, curve, summary, timing) instead of the table",
     )
     r.add_argument("--no-plot", action="store_true", help="do not write curve.png")
+    _sweep_parsers(sub)
     return p
+
+
+def _sweep_parsers(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "sweep",
+        help="run every config of a sweep spec into an SQLite store (resumable)",
+        description="Expand a sweep spec (docs/sweeps.md) into configs, validate them all, "
+        "and run those not yet in the store. Killed or interrupted, the same command resumes.",
+    )
+    s.add_argument("spec", metavar="SPEC.toml", help="sweep spec: base config, grid, random")
+    s.add_argument("--db", required=True, metavar="FILE.sqlite", help="results store")
+    s.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"local worker processes (default: {os.cpu_count()}, the CPUs; 1 = in process)",
+    )
+    s.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead"
+    )
+    s.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
+    s.add_argument(
+        "--retry-failed", action="store_true", help="run stored failed and diverged runs again"
+    )
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e = sub.add_parser("export", help="write a store as one row per run (CSV or Parquet)")
+    e.add_argument("db", metavar="FILE.sqlite")
+    e.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    e.add_argument("--out", required=True, metavar="PATH")
+    pl = sub.add_parser(
+        "plot",
+        help="gold-vs-sqrt(KL) curves and peak/over-optimization of a store",
+        description="Write curves.png (mean gold ± SE over seeds per group, with the Gao "
+        "et al. fit) and summary.png (peak gold and over-optimization against --x).",
+    )
+    pl.add_argument("db", metavar="FILE.sqlite")
+    pl.add_argument("--out", required=True, metavar="DIR")
+    pl.add_argument(
+        "--by",
+        action="append",
+        metavar="FIELD",
+        help="config field to group by (repeatable; default: every field that varies, except seed)",
+    )
+    pl.add_argument(
+        "--x", metavar="FIELD", help="x axis of summary.png (default: first numeric --by)"
+    )
 
 
 def format_table(result) -> str:
@@ -103,23 +152,148 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(result.to_dict(), indent=1)
     _write_atomic(out / "run.json", payload)
+    written = [out / "run.json"]
     if not args.no_plot:
-        from simrl.plots import plot_curve
+        from simrl.plots import plot_curve, plot_lengths
 
-        plot_curve(result, out / "curve.png")
+        written.append(plot_curve(result, out / "curve.png"))
+        lengths = plot_lengths(result, out / "lengths.png")
+        if lengths is not None:
+            written.append(lengths)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
         print(format_table(result))
-        print(f"wrote {out / 'run.json'}" + ("" if args.no_plot else f" and {out / 'curve.png'}"))
+        print("wrote " + ", ".join(str(w) for w in written))
+    return 0
+
+
+def _describe_run(point: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in point.items())
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``simrl sweep``: validate every config, then run what the store does not hold."""
+    import time
+    from collections import Counter
+
+    from simrl import store
+    from simrl.sweep import load_spec
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: must be at least 1")
+    if args.workers is not None and args.scheduler:
+        raise ConfigError("--workers and --scheduler: give one (Dask decides its workers)")
+    runs = load_spec(args.spec)  # every resolved config is validated before any work
+    db = Path(args.db)
+    status: dict[str, str] = {}
+    if store.check_file(db):  # a foreign or incompatible file fails here, untouched
+        conn = store.open_store(db, readonly=True)
+        status = dict(conn.execute("SELECT id, status FROM runs"))
+        conn.close()
+    redo = ("failed", "diverged") if args.retry_failed else ()
+    todo = [r for r in runs if r.id not in status or status[r.id] in redo]
+    n_stored = sum(r.id in status for r in runs)
+    if args.dry_run:
+        for r in runs:
+            state = status.get(r.id, "to run")
+            state = "to run" if r.id in status and status[r.id] in redo else state
+            print(f"{r.id[:12]}  {state:<8}  {_describe_run(r.point)}")
+        print(f"{len(runs)} runs in the sweep: {n_stored} stored, {len(todo)} to run")
+        return 0
+    from tqdm import tqdm
+
+    from simrl.executors import Executor, WorkerLostError, warm_up
+
+    workers = args.workers or os.cpu_count() or 1
+    conn = store.open_store(db)
+    counts: Counter[str] = Counter()
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="run", desc="simrl sweep", disable=args.no_progress or None)
+    try:
+        if todo and workers > 1 and not args.scheduler:
+            warm_up([r.config.to_dict() for r in todo])  # compile once, before the workers
+        with Executor(workers, args.scheduler) as ex:
+            for result in ex.results([(r.id, r.config.to_dict()) for r in todo]):
+                store.write_run(conn, result)
+                counts[result["status"]] += 1
+                bar.update(1)
+                bar.set_postfix(failed=counts["failed"], diverged=counts["diverged"])
+    except KeyboardInterrupt:
+        bar.close()
+        print(
+            f"simrl: interrupted: {sum(counts.values())} runs stored, "
+            f"{len(todo) - sum(counts.values())} not run (run the same command to resume)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except WorkerLostError as exc:
+        bar.close()
+        print(f"simrl: error: worker lost ({exc}); finished runs are stored", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        store.close_store(conn)
+    bar.close()
+    print(
+        f"{len(runs)} runs in the sweep: {n_stored} were stored, ran {len(todo)} "
+        f"({counts['ok']} ok, {counts['failed']} failed, {counts['diverged']} diverged) "
+        f"in {time.perf_counter() - t0:.1f}s; {db}"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``simrl export``: one row per run as CSV or Parquet."""
+    from simrl import store
+
+    conn = store.open_store(args.db, readonly=True)
+    try:
+        n = store.export(conn, args.format, args.out)
+    finally:
+        conn.close()
+    print(f"wrote {n} runs to {args.out}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``simrl plot``: curves.png and summary.png of the successful runs of a store."""
+    from simrl import store
+    from simrl.plots import plot_sweep_curves, plot_sweep_summary
+
+    conn = store.open_store(args.db, readonly=True)
+    try:
+        runs, curves = store.read_runs(conn, "ok"), store.read_curves(conn)
+    finally:
+        conn.close()
+    if not runs:
+        raise ConfigError(f"{args.db}: no successful runs to plot")
+    for r in runs:
+        r["flat"] = dict(store.flatten(r["config"]))
+    from simrl.config import Config
+
+    order = [k for k, _ in store.flatten(Config().to_dict())]  # config order, as in export
+    fields = [k for k in order if k in runs[0]["flat"]]
+    for name in [*(args.by or []), *([args.x] if args.x else [])]:
+        if name not in fields:
+            raise ConfigError(f"{name}: unknown config field (e.g. seed, rm.lr, policy.kl_coef)")
+    varying = [f for f in fields if len({json.dumps(r["flat"][f]) for r in runs}) > 1]
+    by = args.by if args.by else [f for f in varying if f != "seed"]
+    numeric = [f for f in by if all(isinstance(r["flat"][f], (int, float)) for r in runs)]
+    x = args.x or (numeric[0] if numeric else None)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    a = plot_sweep_curves(runs, curves, by, out / "curves.png")
+    b = plot_sweep_summary(runs, by, x, out / "summary.png")
+    print(f"wrote {a} and {b} ({len(runs)} runs, grouped by {', '.join(by) or 'nothing'})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``simrl`` console script."""
     args = _parser().parse_args(argv)
+    commands = {"run": cmd_run, "sweep": cmd_sweep, "export": cmd_export, "plot": cmd_plot}
     try:
-        return {"run": cmd_run}[args.command](args)
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"simrl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

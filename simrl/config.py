@@ -12,6 +12,7 @@ message is a single line naming the field and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import tomllib
 import typing
@@ -402,9 +403,15 @@ def _describe(cls: type, f: dataclasses.Field) -> str:
     return f"{kind} in [{lo:g}, {hi_s}]"
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """Resolved annotations of a config class (strings under __future__), computed once."""
+    return typing.get_type_hints(cls)
+
+
 def _type_of(cls: type, f: dataclasses.Field) -> Any:
-    """The resolved annotation of a field (annotations are strings under __future__)."""
-    return typing.get_type_hints(cls)[f.name]
+    """The resolved annotation of a field."""
+    return _hints(cls)[f.name]
 
 
 def _check_value(path: str, cls: type, f: dataclasses.Field, value: Any) -> Any:

@@ -1,0 +1,295 @@
+"""The SQLite results store of ``simrl sweep``: schema, one-transaction writes, reads, export.
+
+Only the coordinating process writes; each run (its ``runs`` row and all its ``curve``
+rows) goes in one transaction, so a sweep killed at any moment leaves whole runs only.
+A file is accepted only if its SQLite header carries simrl's application id and this
+schema version; both are read from the raw header before SQLite opens the file, so a
+foreign or incompatible file is never modified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from simrl.config import Config, ConfigError
+from simrl.sweep import SCHEMA_VERSION
+
+APPLICATION_ID = 0x73696D72  # "simr"
+CURVE_FIELDS = ("step", "kl", "sqrt_kl", "proxy", "proxy_se", "gold", "gold_se", "length")
+#: Scalar summary keys copied into typed columns of ``runs`` (all summary keys stay in JSON).
+SUMMARY_COLUMNS = {
+    "peak_gold": "REAL",
+    "peak_sqrt_kl": "REAL",
+    "peak_step": "INTEGER",
+    "final_gold": "REAL",
+    "final_proxy": "REAL",
+    "final_sqrt_kl": "REAL",
+    "overoptimization": "REAL",
+    "fit_alpha": "REAL",
+    "fit_beta": "REAL",
+    "fit_r2": "REAL",
+    "rm_train_acc": "REAL",
+    "rm_test_acc": "REAL",
+    "rm_heldout_acc": "REAL",
+    "ndr": "REAL",
+}
+STATUSES = ("ok", "failed", "diverged")
+VERSION_FIELDS = ("simrl_version", "numpy_version", "numba_version", "python_version")
+
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN {STATUSES!r}),
+    error TEXT,
+    summary TEXT,
+    {", ".join(f"{k} {t}" for k, t in SUMMARY_COLUMNS.items())},
+    timing TEXT,
+    seconds REAL,
+    {", ".join(f"{k} TEXT" for k in VERSION_FIELDS)},
+    created TEXT NOT NULL
+);
+CREATE TABLE curve (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    kl REAL, sqrt_kl REAL, proxy REAL, proxy_se REAL, gold REAL, gold_se REAL, length REAL,
+    n_samples INTEGER,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+"""
+
+
+def check_file(path: str | Path) -> bool:
+    """Whether ``path`` exists; if it does, it must be a simrl store of this schema version.
+
+    Reads the 100-byte SQLite header only (``user_version`` at byte 60, ``application_id``
+    at byte 68), so nothing is created or modified.
+
+    Raises:
+        ConfigError: the file is not a simrl database or has another schema version.
+    """
+    path = Path(path)
+    if not path.exists():
+        return False
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a simrl database (not a file)")
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
+        raise ConfigError(f"{path}: not a simrl database (not an SQLite file)")
+    version = int.from_bytes(head[60:64], "big")
+    if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
+        raise ConfigError(f"{path}: not a simrl database (SQLite, but not written by simrl)")
+    if version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: written with store schema version {version}; this simrl reads "
+            f"version {SCHEMA_VERSION} (use a new --db file)"
+        )
+    return True
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+    conn.execute("PRAGMA foreign_keys = ON")
+    rows = dict(conn.execute("SELECT key, value FROM meta"))
+    if rows.get("application") != "simrl":
+        conn.close()
+        raise ConfigError(f"{path}: not a simrl database (no simrl meta table)")
+    return conn
+
+
+def open_store(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open (creating it unless ``readonly``) a simrl store; WAL mode for writers.
+
+    Raises:
+        ConfigError: missing file (read-only), foreign file, or another schema version.
+    """
+    path = Path(path)
+    if check_file(path):
+        conn = _connect(path, readonly)
+    elif readonly:
+        raise ConfigError(f"{path}: no such file")
+    else:
+        tmp = path.with_name(path.name + ".creating")
+        tmp.unlink(missing_ok=True)
+        new = sqlite3.connect(tmp, isolation_level=None)
+        new.executescript(
+            f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+            f"BEGIN; {_SCHEMA} COMMIT;"
+        )
+        meta = {"application": "simrl", "schema_version": str(SCHEMA_VERSION)}
+        meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        new.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        new.close()
+        os.replace(tmp, path)  # the store appears whole or not at all
+        conn = _connect(path, readonly=False)
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def close_store(conn: sqlite3.Connection) -> None:
+    """Close a writer, leaving the file in rollback-journal mode when no one else has it
+    open, so later read-only opens need (and create) no ``-wal``/``-shm`` files."""
+    with contextlib.suppress(sqlite3.OperationalError):  # another reader: WAL stays, as safe
+        conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+
+
+def stored_ids(conn: sqlite3.Connection, status: str | None = None) -> set[str]:
+    """Ids of the stored runs (of one ``status`` if given)."""
+    if status is None:
+        return {r[0] for r in conn.execute("SELECT id FROM runs")}
+    return {r[0] for r in conn.execute("SELECT id FROM runs WHERE status = ?", (status,))}
+
+
+def _real(x: Any) -> Any:
+    """Floats for SQLite REAL columns: NaN and infinities are stored as NULL."""
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def write_run(conn: sqlite3.Connection, result: dict[str, Any]) -> None:
+    """Store one run result (as returned by :func:`simrl.executors.run_one`) in one
+    transaction, replacing a stored run of the same id."""
+    summary = result.get("summary") or {}
+    timing = result.get("timing") or {}
+    row = {
+        "id": result["id"],
+        "config": json.dumps(result["config"], sort_keys=True, separators=(",", ":")),
+        "seed": result["config"]["seed"],
+        "status": result["status"],
+        "error": result.get("error"),
+        "summary": json.dumps(summary) if result["status"] == "ok" else None,
+        **{k: _real(summary.get(k)) for k in SUMMARY_COLUMNS},
+        "timing": json.dumps(timing),
+        "seconds": timing.get("wall"),
+        **{k: result.get(k) for k in VERSION_FIELDS},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    points = [
+        (result["id"], *(_real(p.get(k)) for k in CURVE_FIELDS), p.get("n_samples"))
+        for p in result.get("curve") or []
+    ]
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM runs WHERE id = ?", (row["id"],))
+        conn.execute(
+            f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            tuple(row.values()),
+        )
+        marks = ", ".join("?" * (len(CURVE_FIELDS) + 2))
+        conn.executemany(f"INSERT INTO curve VALUES ({marks})", points)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def read_runs(conn: sqlite3.Connection, status: str | None = None) -> list[dict[str, Any]]:
+    """Stored runs as dicts (``config``, ``summary`` and ``timing`` decoded), by id."""
+    conn.row_factory = sqlite3.Row
+    try:
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        rows = [dict(r) for r in conn.execute(f"SELECT * FROM runs {where} ORDER BY id", args)]
+    finally:
+        conn.row_factory = None
+    for r in rows:
+        for k in ("config", "summary", "timing"):
+            r[k] = json.loads(r[k]) if r[k] is not None else None
+    return rows
+
+
+def read_curves(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Every stored curve by run id, points in step order (NULL reals read back as NaN)."""
+    curves: dict[str, list[dict[str, Any]]] = {}
+    cols = ", ".join(CURVE_FIELDS)
+    for row in conn.execute(f"SELECT run_id, {cols}, n_samples FROM curve ORDER BY run_id, step"):
+        point = {
+            k: (math.nan if v is None else v) for k, v in zip(CURVE_FIELDS, row[1:-1], strict=True)
+        }
+        point["n_samples"] = row[-1]
+        curves.setdefault(row[0], []).append(point)
+    return curves
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``{"rm": {"lr": 0.1}}`` -> ``("rm.lr", 0.1)``."""
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from flatten(v, f"{prefix}{k}.")
+        else:
+            yield prefix + k, v
+
+
+def table(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """One flat row per run: id, status, error, versions, created, seconds, config fields by
+    dotted name, then every summary key."""
+    order = [k for k, _ in flatten(Config().to_dict())]
+    rows = []
+    for r in read_runs(conn):
+        row = {k: r[k] for k in ("id", "status", "error", "created", "seconds", *VERSION_FIELDS)}
+        config = dict(flatten(r["config"]))
+        row.update({k: config.pop(k) for k in order if k in config} | config)
+        for k, v in (r["summary"] or {}).items():
+            row[f"summary.{k}" if k in row else k] = v
+        rows.append(row)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return [{c: row.get(c) for c in columns} for row in rows]
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return json.dumps(v)
+    return "" if v is None else v
+
+
+def export(conn: sqlite3.Connection, fmt: str, out: str | Path) -> int:
+    """Write :func:`table` as CSV or Parquet to ``out`` (atomically); return the row count.
+
+    CSV writes floats with Python's shortest round-trip repr, booleans as true/false, lists
+    as JSON, missing values as empty cells. Parquet needs pyarrow (``simrl[parquet]``).
+
+    Raises:
+        ConfigError: ``fmt`` is parquet and pyarrow is not installed.
+    """
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: no such directory {out.parent}")
+    rows = table(conn)
+    tmp = out.with_name(out.name + ".tmp")
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ConfigError(
+                "--format parquet needs pyarrow: pip install 'simrl[parquet]'"
+            ) from None
+        columns = list(rows[0]) if rows else ["id", "status"]
+        data = {c: [r[c] for r in rows] for c in columns}
+        for c, vals in data.items():  # a column of ints and floats becomes float
+            if any(isinstance(v, float) for v in vals):
+                data[c] = [float(v) if isinstance(v, int) else v for v in vals]
+        pq.write_table(pa.table(data), tmp)
+    else:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(list(rows[0]) if rows else ["id", "status"])
+            w.writerows([_cell(v) for v in r.values()] for r in rows)
+    os.replace(tmp, out)
+    return len(rows)
