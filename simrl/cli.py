@@ -84,6 +84,17 @@ def _sweep_parsers(sub: argparse._SubParsersAction) -> None:
         "--retry-failed", action="store_true", help="run stored failed and diverged runs again"
     )
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    x = sub.add_parser(
+        "experiment",
+        help="run an experiment spec and write its report (figures, tables)",
+        description="Run the sweep of an experiment spec (examples/experiments/) into "
+        "OUT/runs.sqlite (resumable), then write the spec's report into OUT: figures and "
+        "report.md with the numbers. docs/experiments/ shows each one.",
+    )
+    x.add_argument("spec", metavar="SPEC.toml", help="experiment spec: a sweep spec + report")
+    x.add_argument("--out", required=True, metavar="DIR", help="directory for the report")
+    x.add_argument("--workers", type=int, metavar="N", help="local worker processes")
+    x.add_argument("--no-progress", action="store_true", help="no progress bar")
     e = sub.add_parser("export", help="write a store as one row per run (CSV or Parquet)")
     e.add_argument("db", metavar="FILE.sqlite")
     e.add_argument("--format", choices=("csv", "parquet"), default="csv")
@@ -172,29 +183,34 @@ def _describe_run(point: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in point.items())
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    """``simrl sweep``: validate every config, then run what the store does not hold."""
+def _sweep(
+    runs: list,
+    db: Path,
+    workers: int | None,
+    scheduler: str | None,
+    dry_run: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> int:
+    """Run what the store at ``db`` does not hold of ``runs``; the exit code of a sweep."""
     import time
     from collections import Counter
 
     from simrl import store
-    from simrl.sweep import load_spec
 
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers {args.workers}: must be at least 1")
-    if args.workers is not None and args.scheduler:
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: must be at least 1")
+    if workers is not None and scheduler:
         raise ConfigError("--workers and --scheduler: give one (Dask decides its workers)")
-    runs = load_spec(args.spec)  # every resolved config is validated before any work
-    db = Path(args.db)
     status: dict[str, str] = {}
     if store.check_file(db):  # a foreign or incompatible file fails here, untouched
         conn = store.open_store(db, readonly=True)
         status = dict(conn.execute("SELECT id, status FROM runs"))
         conn.close()
-    redo = ("failed", "diverged") if args.retry_failed else ()
+    redo = ("failed", "diverged") if retry_failed else ()
     todo = [r for r in runs if r.id not in status or status[r.id] in redo]
     n_stored = sum(r.id in status for r in runs)
-    if args.dry_run:
+    if dry_run:
         for r in runs:
             state = status.get(r.id, "to run")
             state = "to run" if r.id in status and status[r.id] in redo else state
@@ -205,15 +221,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from simrl.executors import Executor, WorkerLostError, warm_up
 
-    workers = args.workers or os.cpu_count() or 1
+    workers = workers or os.cpu_count() or 1
     conn = store.open_store(db)
     counts: Counter[str] = Counter()
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="run", desc="simrl sweep", disable=args.no_progress or None)
+    bar = tqdm(total=len(todo), unit="run", desc="simrl sweep", disable=not progress or None)
     try:
-        if todo and workers > 1 and not args.scheduler:
+        if todo and workers > 1 and not scheduler:
             warm_up([r.config.to_dict() for r in todo])  # compile once, before the workers
-        with Executor(workers, args.scheduler) as ex:
+        with Executor(workers, scheduler) as ex:
             for result in ex.results([(r.id, r.config.to_dict()) for r in todo]):
                 store.write_run(conn, result)
                 counts[result["status"]] += 1
@@ -239,6 +255,46 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"({counts['ok']} ok, {counts['failed']} failed, {counts['diverged']} diverged) "
         f"in {time.perf_counter() - t0:.1f}s; {db}"
     )
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``simrl sweep``: validate every config, then run what the store does not hold."""
+    from simrl.sweep import load_spec
+
+    runs = load_spec(args.spec)  # every resolved config is validated before any work
+    return _sweep(
+        runs,
+        Path(args.db),
+        args.workers,
+        args.scheduler,
+        args.dry_run,
+        args.retry_failed,
+        not args.no_progress,
+    )
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """``simrl experiment``: run a spec's sweep into OUT/runs.sqlite, then write its report
+    (figures and report.md) into OUT."""
+    from simrl.reports import load_report, read_store
+    from simrl.sweep import load_spec, read_spec
+
+    spec = read_spec(args.spec)
+    name = spec.get("report")
+    if not isinstance(name, str):
+        raise ConfigError(f'{args.spec}: needs report = "NAME" (one of simrl/reports/)')
+    report = load_report(name)  # an unknown report fails before any run
+    runs = load_spec(args.spec)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    code = _sweep(runs, out / "runs.sqlite", args.workers, None, progress=not args.no_progress)
+    if code != 0:
+        return code
+    stored = read_store(out / "runs.sqlite", {r.id for r in runs})
+    text = report(stored, out)
+    _write_atomic(out / "report.md", text)
+    print(text)
     return 0
 
 
@@ -291,7 +347,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``simrl`` console script."""
     args = _parser().parse_args(argv)
-    commands = {"run": cmd_run, "sweep": cmd_sweep, "export": cmd_export, "plot": cmd_plot}
+    commands = {
+        "run": cmd_run,
+        "sweep": cmd_sweep,
+        "experiment": cmd_experiment,
+        "export": cmd_export,
+        "plot": cmd_plot,
+    }
     try:
         return commands[args.command](args)
     except ConfigError as exc:

@@ -48,8 +48,8 @@ def run_one(rid: str, config: dict[str, Any]) -> dict[str, Any]:
     """Run one config; any exception becomes a ``failed`` (or ``diverged``) result.
 
     Returns:
-        ``id, config, status, error, curve, summary, timing`` (with ``wall`` seconds) and the
-        simrl, NumPy, Numba and Python versions of the process that ran it.
+        ``id, config, status, error, curve, summary, extras, timing`` (with ``wall``
+        seconds) and the simrl, NumPy, Numba and Python versions of the process that ran it.
     """
     _single_thread()
     import numba
@@ -64,7 +64,13 @@ def run_one(rid: str, config: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         result = run(from_dict(config))
-        out.update(status="ok", error=None, curve=result.curve, summary=result.summary)
+        out.update(
+            status="ok",
+            error=None,
+            curve=result.curve,
+            summary=result.summary,
+            extras={"rm_history": result.rm_history, "length_dist": result.length_dist},
+        )
         out["timing"] = dict(result.timing)
     except DivergenceError as exc:
         out.update(status="diverged", error=str(exc) or "DivergenceError", timing={})

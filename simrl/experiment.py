@@ -232,6 +232,12 @@ def run(cfg: Config) -> RunResult:
         "reward_std": f.reward_std.tolist(),
     }
     lengths = {"reference": setup.ref.length_distribution().mean(0).tolist()}
+    policies = {"ref": setup.ref} if final is None else {"ref": setup.ref, "final": final}
+    k = cfg.gold.polite_tokens
+    for name, policy in policies.items():  # exact, by the occupancy recursion
+        counts = policy.expected_token_counts().mean(0)
+        summary[f"{name}_length"] = float(counts[1:].sum())
+        summary[f"{name}_polite"] = float(counts[1 : k + 1].sum())
     if final is not None:
         lengths["final"] = final.length_distribution().mean(0).tolist()
     return RunResult(cfg, curve, summary, timing, history, lengths)

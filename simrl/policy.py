@@ -12,7 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simrl.config import WorldConfig
-from simrl.kernels.kl import exact_kl, expected_length, length_distribution
+from simrl.kernels.kl import (
+    exact_kl,
+    expected_length,
+    expected_token_counts,
+    length_distribution,
+)
 from simrl.kernels.sampling import sample_responses, sequence_logprobs
 from simrl.kernels.softmax import log_softmax_table
 from simrl.world import coherence_table
@@ -70,6 +75,10 @@ class TabularPolicy:
     def expected_length(self) -> np.ndarray:
         """Exact expected response length per prompt."""
         return expected_length(self.logp())
+
+    def expected_token_counts(self) -> np.ndarray:
+        """Exact expected count of each token per response, shape (P, V + 1)."""
+        return expected_token_counts(self.logp())
 
     def length_distribution(self) -> np.ndarray:
         """Exact P(length = l | x) for l = 0..T, shape (P, T + 1)."""

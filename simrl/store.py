@@ -56,6 +56,7 @@ CREATE TABLE runs (
     summary TEXT,
     {", ".join(f"{k} {t}" for k, t in SUMMARY_COLUMNS.items())},
     timing TEXT,
+    extras TEXT,
     seconds REAL,
     {", ".join(f"{k} TEXT" for k in VERSION_FIELDS)},
     created TEXT NOT NULL
@@ -175,6 +176,7 @@ def write_run(conn: sqlite3.Connection, result: dict[str, Any]) -> None:
         "summary": json.dumps(summary) if result["status"] == "ok" else None,
         **{k: _real(summary.get(k)) for k in SUMMARY_COLUMNS},
         "timing": json.dumps(timing),
+        "extras": json.dumps(result.get("extras") or {}),
         "seconds": timing.get("wall"),
         **{k: result.get(k) for k in VERSION_FIELDS},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -199,7 +201,9 @@ def write_run(conn: sqlite3.Connection, result: dict[str, Any]) -> None:
 
 
 def read_runs(conn: sqlite3.Connection, status: str | None = None) -> list[dict[str, Any]]:
-    """Stored runs as dicts (``config``, ``summary`` and ``timing`` decoded), by id."""
+    """Stored runs as dicts (``config``, ``summary``, ``timing`` and ``extras`` (the proxy's
+    fit history and the length distributions of :class:`simrl.experiment.RunResult`)
+    decoded), by id."""
     conn.row_factory = sqlite3.Row
     try:
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
@@ -207,7 +211,7 @@ def read_runs(conn: sqlite3.Connection, status: str | None = None) -> list[dict[
     finally:
         conn.row_factory = None
     for r in rows:
-        for k in ("config", "summary", "timing"):
+        for k in ("config", "summary", "timing", "extras"):
             r[k] = json.loads(r[k]) if r[k] is not None else None
     return rows
 

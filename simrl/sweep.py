@@ -36,9 +36,10 @@ from typing import Any
 from simrl.config import Config, ConfigError, from_dict
 
 #: Version of the stored run layout; part of every run id (``simrl.store`` checks it).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")
-_SPEC_KEYS = ("base", "grid", "random")
+# ``report`` names the report of ``simrl experiment`` (simrl/reports/); sweeps ignore it.
+_SPEC_KEYS = ("base", "grid", "random", "report")
 
 
 @dataclass(frozen=True)
@@ -213,17 +214,21 @@ def expand(spec: dict[str, Any], spec_dir: str | Path = ".") -> list[Run]:
     return list(runs.values())
 
 
-def load_spec(path: str | Path) -> list[Run]:
-    """Read a spec file and :func:`expand` it (``base`` paths are relative to the spec)."""
+def read_spec(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML of a spec file."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            spec = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return expand(spec, path.parent)
+
+
+def load_spec(path: str | Path) -> list[Run]:
+    """Read a spec file and :func:`expand` it (``base`` paths are relative to the spec)."""
+    return expand(read_spec(path), Path(path).parent)
 
 
 def varying_fields(runs: list[Run]) -> list[str]:

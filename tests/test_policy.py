@@ -109,3 +109,17 @@ def test_length_distribution_matches_enumeration(seed, T, V):
             dist[x], np.bincount(lengths, weights=p, minlength=T + 1), atol=1e-12
         )
     np.testing.assert_allclose(pi.expected_length(), dist @ np.arange(T + 1), atol=1e-12)
+
+
+@given(seeds)
+def test_expected_token_counts_match_enumeration(seed):
+    V, T = 3, 3
+    pi = TabularPolicy(random_logits(np.random.default_rng(seed), 1, T, V))
+    tokens, lengths = enumerate_responses(V, T)
+    p = np.exp(pi.sequence_logprobs(np.zeros(lengths.size, np.int64), tokens, lengths))
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    want = [(p[:, None] * ((tokens == v) & mask)).sum() for v in range(1, V + 1)]
+    counts = pi.expected_token_counts()[0]
+    np.testing.assert_allclose(counts[1:], want, atol=1e-12)
+    np.testing.assert_allclose(counts[0], p[lengths < T].sum(), atol=1e-12)  # ended by EOS
+    np.testing.assert_allclose(counts[1:].sum(), pi.expected_length()[0], atol=1e-12)

@@ -77,6 +77,32 @@ def length_distribution(logp: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def expected_token_counts(logp: np.ndarray) -> np.ndarray:
+    """Exact expected number of each token per response, shape (P, V + 1) (column 0, EOS,
+    is the probability that the response ends by EOS rather than at the cap)."""
+    P, T, S, A = logp.shape
+    out = np.zeros((P, A))
+    mu = np.zeros(S)
+    nxt = np.zeros(S)
+    for x in range(P):
+        mu[:] = 0.0
+        mu[0] = 1.0
+        for t in range(T):
+            nxt[:] = 0.0
+            for s in range(S):
+                m = mu[s]
+                if m == 0.0:
+                    continue
+                for a in range(A):
+                    q = m * np.exp(logp[x, t, s, a])
+                    out[x, a] += q
+                    if a > 0:
+                        nxt[a] += q
+            mu[:] = nxt
+    return out
+
+
+@njit(cache=True)
 def expected_length(logp: np.ndarray) -> np.ndarray:
     """Exact expected response length per prompt (the mean of :func:`length_distribution`)."""
     dist = length_distribution(logp)

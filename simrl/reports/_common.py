@@ -1,0 +1,83 @@
+"""Helpers shared by the experiment reports: statistics over seeds, tables, figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from simrl.stats import mean_se
+
+Run = dict[str, Any]
+
+
+def ok_runs(runs: list[Run]) -> list[Run]:
+    """The runs that finished (failed and diverged runs are listed by the sweep itself)."""
+    return [r for r in runs if r["status"] == "ok"]
+
+
+def grouped(runs: list[Run], label: Callable[[Run], str]) -> dict[str, list[Run]]:
+    """Runs grouped by ``label(run)``, in order of first appearance."""
+    out: dict[str, list[Run]] = {}
+    for r in runs:
+        out.setdefault(label(r), []).append(r)
+    return out
+
+
+def summary_stat(runs: list[Run], key: str) -> tuple[float, float, int]:
+    """Mean, standard error and count of a summary value over runs (normally seeds)."""
+    return mean_se(r["summary"].get(key) for r in runs)
+
+
+def fmt(stat: tuple[float, float, int], digits: int = 3) -> str:
+    """``mean ± se`` for a table cell."""
+    m, se, n = stat
+    if n == 0:
+        return "n/a"
+    return f"{m:.{digits}f} ± {se:.{digits}f}" if n > 1 else f"{m:.{digits}f}"
+
+
+def md_table(header: Sequence[str], rows: list[Sequence[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def curves_figure(runs: list[Run], label: Callable[[Run], str], path: Path) -> Path:
+    """Gold against sqrt(KL) per group (mean ± SE over seeds, Gao fit dashed)."""
+    from simrl.plots import plot_sweep_curves
+
+    tagged = [{**r, "flat": {**r["flat"], "group": label(r)}} for r in runs]
+    return plot_sweep_curves(tagged, {r["id"]: r["curve"] for r in runs}, ["group"], path)
+
+
+def bars_figure(
+    groups: dict[str, list[Run]], metrics: list[tuple[str, str]], path: Path, title: str
+) -> Path:
+    """One panel per ``(summary key, title)``: mean ± SE per group as bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simrl.plots import _save
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), dpi=120)
+    axes = [axes] if len(metrics) == 1 else list(axes)
+    names = list(groups)
+    for ax, (key, panel) in zip(axes, metrics, strict=True):
+        stats = [summary_stat(groups[g], key) for g in names]
+        ax.bar(
+            range(len(names)),
+            [s[0] for s in stats],
+            yerr=[s[1] for s in stats],
+            color=[f"C{i % 10}" for i in range(len(names))],
+            capsize=3,
+        )
+        ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=7)
+        ax.set_title(panel, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
