@@ -47,12 +47,7 @@ def plot_curve(result: RunResult, path: str | Path) -> Path:
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, Path(path))
 
 
 def _save(fig, path: Path) -> Path:
@@ -223,9 +218,4 @@ def plot_lengths(result: RunResult, path: str | Path) -> Path | None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, Path(path))

@@ -1,4 +1,10 @@
-"""Exact KL between Markov token policies by a forward recursion over state occupancy."""
+"""Exact quantities of Markov token policies from their state occupancy: KL to a reference,
+the distribution of the response length, expected token counts. No sampling noise.
+
+The occupancy mu_t(x, s) is the probability that generation under pi for prompt x reaches
+state (x, t, prev = s): mu_0 puts mass 1 on BOS, a content action a moves mass to prev = a,
+EOS ends the response (and the cap T ends it after position T - 1).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,28 @@ from numba import njit
 
 
 @njit(cache=True)
-def exact_kl(logp: np.ndarray, logp_ref: np.ndarray) -> np.ndarray:
-    """KL(pi || pi_ref)(x) for every prompt, with no sampling noise.
+def occupancy(logp: np.ndarray) -> np.ndarray:
+    """mu[x, t, s] for a policy table ``logp`` of shape (P, T, V + 1, V + 1)."""
+    P, T, S, A = logp.shape
+    mu = np.zeros((P, T, S))
+    for x in range(P):
+        mu[x, 0, 0] = 1.0
+        for t in range(T - 1):
+            for s in range(S):
+                m = mu[x, t, s]
+                if m == 0.0:
+                    continue
+                for a in range(1, A):
+                    mu[x, t + 1, a] += m * np.exp(logp[x, t, s, a])
+    return mu
 
-    With mu_t(s) the probability that generation under pi reaches state s = (x, t, prev),
-    KL(x) = sum_t sum_s mu_t(s) KL(pi(.|s) || pi_ref(.|s))  (chain rule of KL for a Markov
-    process). mu_0 puts mass 1 on BOS; content action a moves mass to prev = a, EOS ends.
+
+@njit(cache=True)
+def exact_kl(logp: np.ndarray, logp_ref: np.ndarray) -> np.ndarray:
+    """KL(pi || pi_ref)(x) for every prompt.
+
+    KL(x) = sum_t sum_s mu_t(x, s) KL(pi(.|s) || pi_ref(.|s)) (chain rule of KL for a Markov
+    process).
 
     Args:
         logp: log pi, shape (P, T, V + 1, V + 1).
@@ -22,83 +44,59 @@ def exact_kl(logp: np.ndarray, logp_ref: np.ndarray) -> np.ndarray:
         Array of shape (P,).
     """
     P, T, S, A = logp.shape
+    mu = occupancy(logp)
     out = np.zeros(P)
-    mu = np.zeros(S)
-    nxt = np.zeros(S)
     for x in range(P):
-        mu[:] = 0.0
-        mu[0] = 1.0
-        kl = 0.0
         for t in range(T):
-            nxt[:] = 0.0
             for s in range(S):
-                m = mu[s]
+                m = mu[x, t, s]
                 if m == 0.0:
                     continue
                 row_kl = 0.0
                 for a in range(A):
                     lp = logp[x, t, s, a]
-                    p = np.exp(lp)
-                    row_kl += p * (lp - logp_ref[x, t, s, a])
-                    if a > 0:
-                        nxt[a] += m * p
-                kl += m * row_kl
-            mu[:] = nxt
-        out[x] = kl
-    return out
-
-
-@njit(cache=True)
-def length_distribution(logp: np.ndarray) -> np.ndarray:
-    """Exact distribution of the response length per prompt, shape (P, T + 1).
-
-    By the occupancy recursion: at position t the mass in state (x, t, prev) that takes EOS
-    ends a response of length t; the mass still writing at t = T - 1 ends at the cap T.
-    """
-    P, T, S, A = logp.shape
-    out = np.zeros((P, T + 1))
-    mu = np.zeros(S)
-    nxt = np.zeros(S)
-    for x in range(P):
-        mu[:] = 0.0
-        mu[0] = 1.0
-        for t in range(T):
-            nxt[:] = 0.0
-            for s in range(S):
-                m = mu[s]
-                if m == 0.0:
-                    continue
-                out[x, t] += m * np.exp(logp[x, t, s, 0])
-                for a in range(1, A):
-                    nxt[a] += m * np.exp(logp[x, t, s, a])
-            mu[:] = nxt
-        out[x, T] = mu.sum()
+                    row_kl += np.exp(lp) * (lp - logp_ref[x, t, s, a])
+                out[x] += m * row_kl
     return out
 
 
 @njit(cache=True)
 def expected_token_counts(logp: np.ndarray) -> np.ndarray:
     """Exact expected number of each token per response, shape (P, V + 1) (column 0, EOS,
-    is the probability that the response ends by EOS rather than at the cap)."""
+    is the probability that the response ends by EOS rather than at the cap):
+    E[count_a](x) = sum_t sum_s mu_t(x, s) pi(a | s)."""
     P, T, S, A = logp.shape
+    mu = occupancy(logp)
     out = np.zeros((P, A))
-    mu = np.zeros(S)
-    nxt = np.zeros(S)
     for x in range(P):
-        mu[:] = 0.0
-        mu[0] = 1.0
         for t in range(T):
-            nxt[:] = 0.0
             for s in range(S):
-                m = mu[s]
+                m = mu[x, t, s]
                 if m == 0.0:
                     continue
                 for a in range(A):
-                    q = m * np.exp(logp[x, t, s, a])
-                    out[x, a] += q
-                    if a > 0:
-                        nxt[a] += q
-            mu[:] = nxt
+                    out[x, a] += m * np.exp(logp[x, t, s, a])
+    return out
+
+
+@njit(cache=True)
+def length_distribution(logp: np.ndarray) -> np.ndarray:
+    """Exact distribution of the response length per prompt, shape (P, T + 1): the mass that
+    takes EOS at position t ends a response of length t; the mass still writing at position
+    T - 1 ends at the cap T."""
+    P, T, S, _A = logp.shape
+    mu = occupancy(logp)
+    out = np.zeros((P, T + 1))
+    for x in range(P):
+        for t in range(T):
+            for s in range(S):
+                m = mu[x, t, s]
+                if m == 0.0:
+                    continue
+                p_eos = np.exp(logp[x, t, s, 0])
+                out[x, t] += m * p_eos
+                if t == T - 1:
+                    out[x, T] += m * (1.0 - p_eos)
     return out
 
 
