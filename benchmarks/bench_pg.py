@@ -33,13 +33,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: one co
 
 import argparse
 import dataclasses
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
-import numba
 import numpy as np
+from _machine import machine
 
 from simrl.config import Config
 from simrl.experiment import build
@@ -48,22 +47,6 @@ from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 
 Uniforms = Callable[[np.ndarray, int], np.ndarray]
-
-
-def machine() -> str:
-    """CPU model, core count and Python/NumPy/Numba versions."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}, "
-        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS')}, "
-        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
-    )
 
 
 @dataclasses.dataclass

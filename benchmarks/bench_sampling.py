@@ -31,33 +31,17 @@ import os
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before Numba loads
 
 import argparse
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
-import numba
 import numpy as np
+from _machine import machine
 from numba import njit
 
 from simrl.config import Config
 from simrl.kernels.sampling import sample_responses
 from simrl.policy import reference_policy
-
-
-def machine() -> str:
-    """CPU model, core count and Python/NumPy/Numba versions."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}, "
-        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS')}"
-    )
 
 
 def kernel_sample(

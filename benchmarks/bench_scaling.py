@@ -29,12 +29,11 @@ import os
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before Numba loads
 
 import argparse
-import platform
 import statistics
 from pathlib import Path
 
-import numba
 import numpy as np
+from _machine import machine
 
 from simrl.config import Config
 from simrl.experiment import run
@@ -45,21 +44,6 @@ DIMENSIONS = {
     "P (world.n_prompts)": "world.n_prompts",
     "n_pairs (data.n_pairs)": "data.n_pairs",
 }
-
-
-def machine() -> str:
-    """CPU model, core count and Python/NumPy/Numba versions."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}, "
-        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS')}"
-    )
 
 
 def scaled(field: str, factor: int) -> Config:
