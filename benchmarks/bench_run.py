@@ -6,7 +6,8 @@ Usage: ``python benchmarks/bench_run.py [--repeats N]``
   (after one untimed run that loads the compiled kernels);
 * warm and cold, whole command: wall time of ``simrl run --no-plot`` in a fresh process,
   with the Numba cache populated (warm) or pointed at an empty directory (cold, so every
-  kernel compiles), and of ``simrl --help``.
+  kernel compiles), and of ``simrl --help``;
+* the peak resident memory of one warm ``simrl run --no-plot`` process.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+def peak_rss_mb(cmd: list[str], env: dict[str, str]) -> float:
+    """Peak resident memory of one run of ``cmd`` (its own rusage, Linux units of KiB)."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return usage.ru_maxrss / 1024
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -53,6 +64,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             colds.append(wall(simrl_run, {**env, "NUMBA_CACHE_DIR": cache}))
     cold_cmd = statistics.median(colds)
+    peak = peak_rss_mb(simrl_run, env)
 
     print(
         f"# default simrl run -- {platform.processor() or platform.machine()}, "
@@ -67,6 +79,8 @@ def main() -> None:
     print(f"{'simrl run, warm Numba cache':<34}{warm_cmd:>10.3f}")
     print(f"{'simrl run, cold (empty cache)':<34}{cold_cmd:>10.3f}")
     print(f"{'simrl --help':<34}{help_cmd:>10.3f}")
+    print()
+    print(f"{'peak memory of simrl run (MB)':<34}{peak:>10.1f}")
 
 
 if __name__ == "__main__":
