@@ -120,7 +120,9 @@ def table_rows(markdown: str) -> list[str]:
     return [line for line in markdown.splitlines() if line.startswith("| ")]
 
 
-@pytest.mark.parametrize("name", ["scaling", "regularization", "bsr", "kl_penalty", "verbosity"])
+@pytest.mark.parametrize(
+    "name", ["scaling", "regularization", "bsr", "kl_penalty", "verbosity", "capacity"]
+)
 def test_pages_quote_their_reports(name):
     """Each page shows the numbers its command wrote (rerunning the command and committing
     report.md without updating the page fails here)."""
