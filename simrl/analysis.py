@@ -96,7 +96,7 @@ def fit_gao(d: np.ndarray, gold: np.ndarray, form: str) -> dict:
 
     Returns:
         ``alpha, beta, r2`` and the predicted ``peak_sqrt_kl`` and ``peak_gold`` (NaN when
-        beta <= 0: no peak).
+        beta <= 0: no peak; inf when the RL peak exp(alpha / beta - 1) exceeds a double).
     """
     if form not in GAO_FORMS:
         raise ValueError(f"form must be one of {GAO_FORMS}, got {form!r}")
@@ -108,9 +108,14 @@ def fit_gao(d: np.ndarray, gold: np.ndarray, form: str) -> dict:
     resid = y - X @ np.array([alpha, beta])
     ss_tot = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - float((resid**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
-    if beta > 0:
-        d_star = alpha / (2 * beta) if form == "bon" else math.exp(alpha / beta - 1.0)
-        r_star = d_star * (alpha - beta * (d_star if form == "bon" else math.log(d_star)))
+    if beta > 0 and form == "bon":
+        d_star = alpha / (2 * beta)
+        r_star = d_star * (alpha - beta * d_star)
+    elif beta > 0 and alpha / beta - 1.0 < 700.0:  # beyond, exp overflows a double
+        d_star = math.exp(alpha / beta - 1.0)
+        r_star = beta * d_star  # R(d*) = d* (alpha - beta (alpha/beta - 1)) = beta d*
+    elif beta > 0:
+        d_star = r_star = float("inf")  # a peak too far to represent: no turn in sight
     else:
         d_star = r_star = float("nan")
     return {

@@ -238,3 +238,12 @@ def test_effective_rank_counts_directions():
 def test_enumerated_responses_are_all_distinct_and_complete():
     tok, ln = enumerate_responses(3, 3)
     assert len({tuple(r[:L]) for r, L in zip(tok, ln, strict=True)}) == 1 + 3 + 9 + 27
+
+
+def test_gao_fit_with_a_tiny_beta_reports_an_unrepresentable_peak():
+    """alpha / beta large: exp(alpha / beta - 1) would overflow; the fit says inf instead of
+    failing the run."""
+    d = np.linspace(0.1, 5.0, 20)
+    fit = fit_gao(d, d * (1.0 - 1e-6 * np.log(d)), "rl")
+    assert fit["beta"] > 0 and fit["alpha"] / fit["beta"] > 700
+    assert fit["peak_sqrt_kl"] == math.inf and fit["peak_gold"] == math.inf
