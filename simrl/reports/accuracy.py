@@ -1,0 +1,369 @@
+"""Is accuracy enough? How well a proxy's accuracy, measured several ways, predicts the
+normalized drop ratio (NDR) of a policy optimized against it, under RL and best-of-n.
+
+Sources: Wen, X., Lou, J., Lu, Y., Lin, H., Yu, X., Lu, X., He, B., Han, X., Zhang, D. and
+Sun, L. (2025). "Rethinking Reward Model Evaluation: Are We Barking up the Wrong Tree?"
+ICLR 2025, arXiv:2410.05584: in a synthetic setting, accuracy correlates only weakly
+(positively) with the NDR of the optimized policy, policies from equally accurate reward
+models differ a lot, and how accuracy is measured (e.g. several responses per prompt)
+changes how well it predicts. Kim, S., Kang, D., Kwon, T., Chae, H., Lee, D. and Yeo, J.
+(2025). "Rethinking Reward Model Evaluation Through the Lens of Reward Overoptimization".
+ACL 2025, arXiv:2505.12763: benchmarks predict better with multiple comparisons per prompt
+and responses from several models.
+
+Accuracy measures (run summaries): pair accuracy on the training pairs, on fresh in-domain
+pairs, on held-out prompts and on another reference policy's responses (also corrected for
+the label noise of the test pairs, :func:`denoised`), and the mean per-prompt Kendall tau
+between proxy and gold over ``eval.kendall_k`` responses per prompt in the four robustness
+scenarios. Runs need ``eval.ndr = true`` (and ``eval.diagnostics``, the default, for the
+scenario measures).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs
+from simrl.stats import correlations, mean_se
+
+# (key, label, kind): kind "pair", "multi" (several responses per prompt) or "other" (the
+# proxy's reward scale, for contrast: not an accuracy). A key ending in DENOISED is the pair
+# accuracy of that summary key corrected for the label noise of its test pairs (``denoised``).
+DENOISED = ":denoised"
+MEASURES = [
+    ("rm_train_acc", "pair acc., training pairs", "pair"),
+    ("rm_test_acc", "pair acc., in-domain", "pair"),
+    ("rm_heldout_acc", "pair acc., held-out prompts", "pair"),
+    ("rm_acc_response_ood", "pair acc., other policy's responses", "pair"),
+    ("rm_acc_mutual_ood", "pair acc., held-out prompts × other policy", "pair"),
+    ("rm_test_acc" + DENOISED, "de-noised pair acc., in-domain", "pair"),
+    ("rm_heldout_acc" + DENOISED, "de-noised pair acc., held-out prompts", "pair"),
+    ("rm_acc_response_ood" + DENOISED, "de-noised pair acc., other policy's responses", "pair"),
+    ("rm_acc_mutual_ood" + DENOISED, "de-noised pair acc., held-out × other policy", "pair"),
+    ("rm_tau_in_domain", "τ, in-domain", "multi"),
+    ("rm_tau_prompt_ood", "τ, held-out prompts", "multi"),
+    ("rm_tau_response_ood", "τ, other policy's responses", "multi"),
+    ("rm_tau_mutual_ood", "τ, held-out prompts × other policy", "multi"),
+    ("proxy_ref_std", "not accuracy: proxy reward std under the reference", "other"),
+]
+PAIR_KEY = "rm_test_acc" + DENOISED  # the accuracy of the bins and the scatter plot
+TAU_KEY = "rm_tau_in_domain"
+N_RESAMPLES = 2000  # bootstrap resamples of the Spearman and Kendall intervals
+METHODS = ("pearson", "spearman", "kendall")
+BIN_WIDTH = 0.02  # in-domain pair accuracy bins for the spread of NDR
+MARKERS = "os^Dvp*"
+
+
+def optimizer(run: Run) -> str:
+    """The optimizer of a run and the point NDR is measured at, as a short label."""
+    p = run["config"]["policy"]
+    if p["optimizer"] == "bon":
+        return f"best-of-n (n = {p['bon_n_max']})"
+    name = {"rloo": "RLOO", "ppo": "PPO", "reinforce": "REINFORCE"}.get(
+        p["optimizer"], p["optimizer"]
+    )
+    return f"{name} ({p['steps']} steps)"
+
+
+def regularizer(run: Run) -> str:
+    """The proxy's regularizer: plain Bradley–Terry, centering or BSR."""
+    rm = run["config"]["rm"]
+    if rm.get("bsr_lambda", 0) > 0:
+        return f"BSR {rm['bsr_lambda']:g}"
+    if rm["center_rewards_coefficient"] > 0:
+        return f"centering {rm['center_rewards_coefficient']:g}"
+    if rm.get("weight_decay", 0) > 0:
+        return f"weight decay {rm['weight_decay']:g}"
+    return "BT"
+
+
+def denoised(accuracy: float, label_noise: float) -> float:
+    """Accuracy against the labels before flipping, from accuracy against flipped labels.
+
+    Test pairs carry the run's own label noise: each label is flipped with probability
+    epsilon independently of everything else, so the expected measured accuracy is
+    (1 - eps) a + eps (1 - a) and a = (measured - eps) / (1 - 2 eps). That puts proxies
+    trained (and hence tested) at different noise levels on one scale.
+    """
+    return (accuracy - label_noise) / (1.0 - 2.0 * label_noise)
+
+
+def measure(run: Run, key: str) -> float | None:
+    """The value of a measure (a summary key, or one with ``DENOISED``) for a run; None if
+    missing or not finite."""
+    base = key.removesuffix(DENOISED)
+    v = run["summary"].get(base)
+    if v is None or not math.isfinite(v):
+        return None
+    if key.endswith(DENOISED):
+        eps = run["config"]["gold"]["label_noise"]
+        return denoised(v, eps) if eps < 0.5 else None
+    return float(v)
+
+
+def _stat(runs: list[Run], key: str) -> tuple[float, float, int]:
+    return mean_se(measure(r, key) for r in runs)
+
+
+def _paired(runs: list[Run], key: str) -> tuple[list[float], list[float]]:
+    pairs = [(measure(r, key), measure(r, "ndr")) for r in runs]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
+def measure_correlations(runs: list[Run], key: str) -> dict[str, dict[str, float]] | None:
+    """Pearson, Spearman and Kendall correlations (with CIs) of ``key`` and NDR over runs;
+    None with fewer than three usable runs or a constant measure."""
+    x, y = _paired(runs, key)
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return None
+    with warnings.catch_warnings():  # few or tied points: a degenerate bootstrap gives NaN
+        warnings.simplefilter("ignore")
+        return correlations(x, y, n_resamples=N_RESAMPLES)
+
+
+def _cell(c: dict[str, float] | None) -> str:
+    if c is None or not math.isfinite(c["r"]):
+        return "n/a"
+    if not (math.isfinite(c["low"]) and math.isfinite(c["high"])):
+        return f"{c['r']:+.2f} [n/a]"
+    return f"{c['r']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
+
+
+def correlation_rows(runs: list[Run]) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Table rows (measure, n, mean, Pearson, Spearman, Kendall) and the correlations by
+    summary key."""
+    rows, corr = [], {}
+    for key, label, _ in MEASURES:
+        c = measure_correlations(runs, key)
+        corr[key] = c
+        n = c["pearson"]["n"] if c else len(_paired(runs, key)[0])
+        rows.append(
+            [
+                label,
+                n,
+                fmt(_stat(runs, key)),
+                *(_cell(c[m] if c else None) for m in METHODS),
+            ]
+        )
+    return rows, corr
+
+
+def pair_vs_multi(corr: dict[str, Any]) -> str:
+    """One sentence: the best pair measure (training accuracy aside) against the best
+    multi-response measure by Kendall correlation with NDR, and the two in-domain ones."""
+
+    def best(kind: str) -> tuple[str, float] | None:
+        cands = [
+            (label, corr[key]["kendall"]["r"])
+            for key, label, k in MEASURES
+            if k == kind and key != "rm_train_acc" and corr.get(key)
+        ]
+        return max(cands, key=lambda t: t[1]) if cands else None
+
+    bp, bm = best("pair"), best("multi")
+    if bp is None or bm is None:
+        return "Not enough runs to compare pair accuracy with multi-response τ."
+    head = ""
+    if corr.get(PAIR_KEY) and corr.get(TAU_KEY):
+        a, t = corr[PAIR_KEY]["kendall"]["r"], corr[TAU_KEY]["kendall"]["r"]
+        head = f" In-domain: de-noised pair accuracy {a:+.2f}, τ {t:+.2f}."
+    return (
+        f"Best pair measure: {bp[0]} (Kendall {bp[1]:+.2f}); best multi-response measure: "
+        f"{bm[0]} (Kendall {bm[1]:+.2f}).{head}"
+    )
+
+
+def spread_rows(groups: dict[str, list[Run]], key: str = PAIR_KEY) -> list[list[Any]]:
+    """NDR among proxies of similar accuracy: per ``BIN_WIDTH`` bin of ``key`` holding at
+    least two runs of some optimizer, the number of runs and, per optimizer, the min and max
+    of NDR and their difference."""
+    bins: dict[int, dict[str, list[float]]] = {}
+    for g, rs in groups.items():
+        for a, d in zip(*_paired(rs, key), strict=True):
+            bins.setdefault(math.floor(a / BIN_WIDTH + 1e-9), {}).setdefault(g, []).append(d)
+    rows = []
+    for b in sorted(bins):
+        if max(len(v) for v in bins[b].values()) < 2:
+            continue
+        row: list[Any] = [f"[{b * BIN_WIDTH:.2f}, {(b + 1) * BIN_WIDTH:.2f})"]
+        row.append(max(len(v) for v in bins[b].values()))
+        for g in groups:
+            v = bins[b].get(g, [])
+            row += (
+                [f"{min(v):+.2f} … {max(v):+.2f}", f"{max(v) - min(v):.2f}"]
+                if v
+                else ["n/a", "n/a"]
+            )
+        rows.append(row)
+    return rows
+
+
+def _factor_values(runs: list[Run]) -> list[tuple[str, list[Run]]]:
+    """(label, runs) per value of each proxy factor: label noise and data size in increasing
+    order, then the regularizers in order of appearance."""
+    out = []
+    for name, get in (
+        ("label noise", lambda r: r["config"]["gold"]["label_noise"]),
+        ("pairs", lambda r: r["config"]["data"]["n_pairs"]),
+    ):
+        for v in sorted({get(r) for r in runs}):
+            out.append((f"{name} {v:g}", [r for r in runs if get(r) == v]))
+    out += [(f"regularizer {g}", rs) for g, rs in grouped(runs, regularizer).items()]
+    return out
+
+
+def factor_rows(groups: dict[str, list[Run]]) -> list[list[Any]]:
+    """Mean ± SE of de-noised in-domain accuracy, in-domain τ and each optimizer's NDR per
+    value of each proxy factor (label noise, data size, regularizer), over everything else."""
+    every = [r for rs in groups.values() for r in rs]
+    return [
+        [
+            label,
+            fmt(_stat(rs, PAIR_KEY)),
+            fmt(_stat(rs, TAU_KEY)),
+            *(fmt(_stat([r for r in rs if optimizer(r) == g], "ndr")) for g in groups),
+        ]
+        for label, rs in _factor_values(every)
+    ]
+
+
+def within_noise_rows(groups: dict[str, list[Run]]) -> list[list[Any]]:
+    """Spearman correlation (95% CI) of NDR with in-domain pair accuracy and with in-domain
+    τ among the proxies of one label-noise level (the same test labels for all of them),
+    per optimizer."""
+    rows = []
+    noises = sorted({r["config"]["gold"]["label_noise"] for rs in groups.values() for r in rs})
+    for eps in noises:
+        row: list[Any] = [f"{eps:g}"]
+        for rs in groups.values():
+            sub = [r for r in rs if r["config"]["gold"]["label_noise"] == eps]
+            for key in ("rm_test_acc", TAU_KEY):
+                c = measure_correlations(sub, key)
+                row.append(_cell(c["spearman"] if c else None))
+        rows.append(row)
+    return rows
+
+
+def scatter_figure(groups: dict[str, list[Run]], path: Path) -> Path:
+    """NDR against in-domain pair accuracy and in-domain τ, one row per optimizer; color is
+    the label noise, marker the number of training pairs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from simrl.plots import _save
+
+    every = [r for rs in groups.values() for r in rs]
+    noises = sorted({r["config"]["gold"]["label_noise"] for r in every})
+    sizes = sorted({r["config"]["data"]["n_pairs"] for r in every})
+    cmap = plt.get_cmap("viridis")
+    color = {v: cmap(i / max(1, len(noises) - 1)) for i, v in enumerate(noises)}
+    marker = {n: MARKERS[i % len(MARKERS)] for i, n in enumerate(sizes)}
+    cols = [(PAIR_KEY, "de-noised pair accuracy, in-domain"), (TAU_KEY, "Kendall τ, in-domain")]
+    fig, axes = plt.subplots(
+        len(groups),
+        len(cols),
+        figsize=(4.2 * len(cols), 3.3 * len(groups)),
+        dpi=120,
+        squeeze=False,
+    )
+    for row, (g, rs) in zip(axes, groups.items(), strict=True):
+        for ax, (key, xlabel) in zip(row, cols, strict=True):
+            for r in rs:
+                x, y = measure(r, key), measure(r, "ndr")
+                if x is None or y is None:
+                    continue
+                ax.scatter(
+                    x,
+                    y,
+                    s=22,
+                    color=color[r["config"]["gold"]["label_noise"]],
+                    marker=marker[r["config"]["data"]["n_pairs"]],
+                    alpha=0.8,
+                    edgecolors="none",
+                )
+            c = measure_correlations(rs, key)
+            if c is not None:
+                ax.set_title(
+                    f"{g}: Spearman {c['spearman']['r']:+.2f}, Kendall {c['kendall']['r']:+.2f}",
+                    fontsize=8,
+                )
+            else:
+                ax.set_title(g, fontsize=8)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel("NDR", fontsize=8)
+            ax.axhline(0, color="0.6", lw=0.7)
+            ax.grid(alpha=0.3)
+    handles = [
+        Line2D([], [], ls="", marker="o", color=color[v], label=f"noise {v:g}") for v in noises
+    ] + [Line2D([], [], ls="", marker=marker[n], color="0.4", label=f"{n} pairs") for n in sizes]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _save(fig, path)
+
+
+def report(runs: list[Run], out: Path) -> str:
+    """Correlations of NDR with every accuracy measure per optimizer, the spread of NDR
+    within accuracy bins, marginal means per proxy factor, and scatter.png."""
+    done = ok_runs(runs)
+    groups = grouped([r for r in done if measure(r, "ndr") is not None], optimizer)
+    lines = [
+        "# Accuracy is not enough: proxy accuracy against NDR",
+        "",
+        f"{len(done)} of {len(runs)} runs finished; "
+        + ", ".join(f"{g}: {len(rs)} with an NDR" for g, rs in groups.items())
+        + ".",
+        "",
+    ]
+    for g, rs in groups.items():
+        rows, corr = correlation_rows(rs)
+        lines += [
+            f"## {g}: correlation of NDR with each measure (95% CI)",
+            "",
+            md_table(["measure", "runs", "mean", "Pearson", "Spearman", "Kendall"], rows),
+            "",
+            pair_vs_multi(corr),
+            "",
+        ]
+    lines += [
+        "## Spread of NDR among proxies of similar de-noised in-domain pair accuracy",
+        "",
+        md_table(
+            [
+                "de-noised acc.",
+                "proxies",
+                *(c for g in groups for c in (f"NDR {g}: min … max", "range")),
+            ],
+            spread_rows(groups),
+        ),
+        "",
+        "## Within one label-noise level: Spearman of NDR with in-domain pair acc. and τ",
+        "",
+        md_table(
+            ["label noise", *(c for g in groups for c in (f"{g}: pair acc.", f"{g}: τ"))],
+            within_noise_rows(groups),
+        ),
+        "",
+        "## Means per proxy factor (± SE, over everything else)",
+        "",
+        md_table(
+            [
+                "proxies",
+                "de-noised in-domain acc.",
+                "in-domain τ",
+                *(f"NDR {g}" for g in groups),
+            ],
+            factor_rows(groups),
+        ),
+        "",
+    ]
+    if groups:
+        scatter_figure(groups, out / "scatter.png")
+        lines += ["![scatter](scatter.png)", ""]
+    return "\n".join(lines)
