@@ -66,3 +66,18 @@ def enumerate_responses(V: int, T: int) -> tuple[np.ndarray, np.ndarray]:
 def random_logits(rng: np.random.Generator, P: int, T: int, V: int, scale: float = 1.5):
     """A random policy table of shape (P, T, V + 1, V + 1)."""
     return scale * rng.standard_normal((P, T, V + 1, V + 1))
+
+
+def run_spec(spec: dict, spec_dir: str = ".") -> list[dict]:
+    """Every run of a sweep spec, in process, shaped like ``simrl.reports.read_store``'s
+    output (the stored fields plus ``flat``); fails if a run does not finish."""
+    from simrl import store
+    from simrl.executors import run_one
+    from simrl.sweep import expand
+
+    runs = []
+    for r in expand(spec, spec_dir):
+        out = run_one(r.id, r.config.to_dict())
+        assert out["status"] == "ok", out["error"]
+        runs.append({**out, "flat": dict(store.flatten(out["config"]))})
+    return runs

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_spec
 
 from simrl import store
 from simrl.config import Config
-from simrl.executors import run_one
 from simrl.reports import accuracy, load_report
 from simrl.reports.accuracy import DENOISED, MEASURES, measure_correlations, spread_rows
-from simrl.sweep import expand
 
 
 def synthetic_runs(n: int = 12) -> list[dict]:
@@ -86,11 +85,7 @@ def test_bon_ndr_rises_with_in_domain_accuracy(tmp_path):
             "data.n_pairs": [250, 4000],
         },
     }
-    runs = []
-    for r in expand(spec):
-        out = run_one(r.id, r.config.to_dict())
-        assert out["status"] == "ok", out["error"]
-        runs.append({**out, "flat": dict(store.flatten(out["config"]))})
+    runs = run_spec(spec)
     text = load_report("accuracy")(runs, tmp_path)
     assert (tmp_path / "scatter.png").exists() and "best-of-n" in text
     for key in ("rm_test_acc", "rm_tau_in_domain"):

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import run_spec
 
 from simrl import store
 from simrl.config import Config
-from simrl.executors import run_one
 from simrl.reports.capacity import report
-from simrl.sweep import expand
 
 FIGURES = ("coefficients.png", "width_rl.png", "width_bon.png", "data_rl.png", "data_bon.png")
 
@@ -87,16 +86,6 @@ def test_report_on_synthetic_runs(tmp_path):
     # the synthetic beta falls with data: the trend row says so
     rows = [line for line in text.splitlines() if line.startswith("| RL (RLOO) | data | β |")]
     assert len(rows) == 1 and "| -" in rows[0]
-
-
-def run_spec(spec: dict) -> list[dict]:
-    """Every run of a spec, shaped like simrl.reports.read_store's output."""
-    runs = []
-    for r in expand(spec):
-        out = run_one(r.id, r.config.to_dict())
-        assert out["status"] == "ok", out["error"]
-        runs.append({**out, "flat": dict(store.flatten(out["config"]))})
-    return runs
 
 
 @pytest.mark.slow

@@ -8,24 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_spec
 
-from simrl import store
-from simrl.executors import run_one
 from simrl.reports import load_report
-from simrl.sweep import expand
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "experiments"
 SHORT_POLICY = {"policy": {"steps": 100, "eval_every": 100}}
-
-
-def run_spec(spec: dict) -> list[dict]:
-    """Every run of a spec, shaped like simrl.reports.read_store's output."""
-    runs = []
-    for r in expand(spec):
-        out = run_one(r.id, r.config.to_dict())
-        assert out["status"] == "ok", out["error"]
-        runs.append({**out, "flat": dict(store.flatten(out["config"]))})
-    return runs
 
 
 def mean(runs: list[dict], key: str) -> float:
@@ -100,13 +88,7 @@ def test_kl_penalty_limits_drift_not_the_frontier(tmp_path):
 @pytest.mark.slow
 def test_verbosity_preset_lengthens_responses(tmp_path):
     spec = {"report": "verbosity", "base": "../presets/verbosity.toml", "grid": {"seed": [0, 1, 2]}}
-    runs = [
-        {**r, "flat": dict(store.flatten(r["config"]))}
-        for r in (
-            run_one(x.id, x.config.to_dict())
-            for x in expand(spec, Path(__file__).parents[1] / "examples/experiments")
-        )
-    ]
+    runs = run_spec(spec, Path(__file__).parents[1] / "examples" / "experiments")
     load_report("verbosity")(runs, tmp_path)
     assert (tmp_path / "lengths.png").exists()
     for r in runs:  # every seed: much longer responses, a higher proxy score
