@@ -33,12 +33,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: one co
 
 import argparse
 import dataclasses
-import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
-from _machine import machine
+from _common import interleaved_median_rates, machine
 
 from simrl.config import Config
 from simrl.experiment import build
@@ -314,12 +313,7 @@ def main() -> None:
     }
     for fn in runners.values():
         fn(0)
-    rates: dict[str, list[float]] = {name: [] for name in runners}
-    for rep in range(args.repeats):
-        for name, fn in runners.items():
-            sec, m = fn(100 + rep)
-            rates[name].append(m / sec)
-    med = {name: statistics.median(r) for name, r in rates.items()}
+    med = interleaved_median_rates(runners, args.repeats)
     kern = med["kernel (policy_steps, rloo)"]
     print(
         f"# RLOO step, default world (P={P}, V={V}, T={T}), {prob.batch_prompts} prompts x "

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from _machine import machine
+from _common import machine
 from numba import njit
 
 from simrl.config import Config, RMConfig

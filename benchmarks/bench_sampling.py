@@ -31,12 +31,11 @@ import os
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # before Numba loads
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
-from _machine import machine
+from _common import interleaved_median_rates, machine
 from numba import njit
 
 from simrl.config import Config
@@ -92,7 +91,8 @@ def branch_free_sample(
     tokens: np.ndarray,
     lengths: np.ndarray,
 ) -> None:
-    """The kernel's loop with a branch-free inverse-CDF draw (count of cdf entries <= u)."""
+    """The kernel's loop and draw (count of cdf entries <= u) written out in one function:
+    what inlining leaves of the kernel's per-response call overhead."""
     T = tokens.shape[1]
     A = cdf.shape[3]
     for n in range(prompts.shape[0]):
@@ -187,26 +187,23 @@ def main() -> None:
     numpy_sample(cdf, prompts, np.random.default_rng(0))
     uniforms_floor(np.random.default_rng(0), 10)
 
-    def timed_kernel(seed: int) -> tuple[float, int]:
-        rng = np.random.default_rng(seed)
-        tokens = np.zeros((prompts.shape[0], T), np.int64)
-        out_len = np.zeros(prompts.shape[0], np.int64)
-        t0 = time.perf_counter()
-        sample_responses(cdf, prompts, rng, tokens, out_len)
-        return time.perf_counter() - t0, n_draws(out_len, T)
+    def timed(sampler: Callable[..., None]) -> Callable[[int], tuple[float, int]]:
+        """Time a sampler with the kernel's signature (outputs preallocated)."""
+
+        def run(seed: int) -> tuple[float, int]:
+            rng = np.random.default_rng(seed)
+            tokens = np.zeros((prompts.shape[0], T), np.int64)
+            out_len = np.zeros(prompts.shape[0], np.int64)
+            t0 = time.perf_counter()
+            sampler(cdf, prompts, rng, tokens, out_len)
+            return time.perf_counter() - t0, n_draws(out_len, T)
+
+        return run
 
     def timed_numpy(seed: int) -> tuple[float, int]:
         rng = np.random.default_rng(seed)
         t0 = time.perf_counter()
         _, out_len = numpy_sample(cdf, prompts, rng)
-        return time.perf_counter() - t0, n_draws(out_len, T)
-
-    def timed_branch_free(seed: int) -> tuple[float, int]:
-        rng = np.random.default_rng(seed)
-        tokens = np.zeros((prompts.shape[0], T), np.int64)
-        out_len = np.zeros(prompts.shape[0], np.int64)
-        t0 = time.perf_counter()
-        branch_free_sample(cdf, prompts, rng, tokens, out_len)
         return time.perf_counter() - t0, n_draws(out_len, T)
 
     def timed_floor(seed: int) -> tuple[float, int]:
@@ -216,17 +213,12 @@ def main() -> None:
         return time.perf_counter() - t0, draws
 
     samplers: dict[str, Callable[[int], tuple[float, int]]] = {
-        "kernel (sample_responses)": timed_kernel,
+        "kernel (sample_responses)": timed(sample_responses),
         "NumPy, vectorized over responses": timed_numpy,
-        "branch-free scan (diagnostic)": timed_branch_free,
+        "same loop inlined (diagnostic)": timed(branch_free_sample),
         "floor (rng.random() per token)": timed_floor,
     }
-    rates: dict[str, list[float]] = {name: [] for name in samplers}
-    for rep in range(args.repeats):
-        for name, fn in samplers.items():
-            sec, n = fn(100 + rep)
-            rates[name].append(n / sec)
-    med = {name: statistics.median(r) for name, r in rates.items()}
+    med = interleaved_median_rates(samplers, args.repeats)
     kern = med["kernel (sample_responses)"]
 
     print(

@@ -33,7 +33,7 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-from _machine import machine
+from _common import machine
 
 from simrl.config import Config
 from simrl.experiment import run

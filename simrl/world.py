@@ -79,18 +79,7 @@ class Gold:
 
     def rewards(self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """r*(x, y) for each response (see :func:`simrl.kernels.gold.gold_one`)."""
-        c = self.cfg
-        return gold_rewards(
-            prompts,
-            tokens,
-            lengths,
-            self.values,
-            self.bigram,
-            self.saturation,
-            c.length_weight,
-            c.length_opt,
-            c.repeat_penalty,
-        )
+        return gold_rewards(prompts, tokens, lengths, *self.spec())
 
     def spec(self) -> tuple:
         """The gold as the tuple the kernels take (:mod:`simrl.kernels.reward`)."""
