@@ -134,6 +134,52 @@ def ndr(gold_proxy_run: float, gold_gold_run: float) -> float:
     return gold_proxy_run / gold_gold_run if gold_gold_run > 0 else float("nan")
 
 
+def budget_key(budget: float) -> str:
+    """The key of a sqrt(KL) budget in ``summary["gold_at_sqrt_kl"]``: ``1.0 -> "1"``."""
+    return f"{budget:g}"
+
+
+def value_at_sqrt_kl(curve: list[dict], budget: float, key: str = "gold") -> float | None:
+    """``key`` (gold by default) where the curve first reaches sqrt(KL) = ``budget``.
+
+    Linear interpolation between the last checkpoint below the budget and the first at or
+    above it, so arms are compared at the same distance from the reference policy (Gao et
+    al. 2023 plot every result against sqrt(KL)). The first crossing is used because KL need
+    not grow monotonically (an adaptive penalty can pull it back). None when the run never
+    reaches the budget: a shorter run must not be extrapolated.
+    """
+    d = [q["sqrt_kl"] for q in curve]
+    for i, di in enumerate(d):
+        if di >= budget:
+            if i == 0 or di == d[i - 1]:
+                return float(curve[i][key])
+            w = (budget - d[i - 1]) / (di - d[i - 1])
+            return float((1.0 - w) * curve[i - 1][key] + w * curve[i][key])
+    return None
+
+
+def gold_auc(curve: list[dict], budgets: tuple[float, ...]) -> float | None:
+    """Mean gold over sqrt(KL) from 0 to the largest budget the run reaches.
+
+    (1/D) * integral_0^D gold(d) dd by the trapezoid rule along the curve up to its first
+    crossing of D: a single number that rewards gold earned early, not only at one budget.
+    None when no budget is reached.
+    """
+    reached = [b for b in budgets if value_at_sqrt_kl(curve, b) is not None]
+    if not reached or max(reached) <= 0:
+        return None
+    top = max(reached)
+    d = [q["sqrt_kl"] for q in curve]
+    g = [q["gold"] for q in curve]
+    end = next(i for i, di in enumerate(d) if di >= top)
+    xs = [*d[:end], top]
+    ys = [*g[:end], value_at_sqrt_kl(curve, top)]
+    if xs[0] > 0:  # the curve starts at the reference policy: d = 0, gold = 0 by definition
+        xs, ys = [0.0, *xs], [0.0, *ys]
+    area = sum(0.5 * (ys[i] + ys[i + 1]) * (xs[i + 1] - xs[i]) for i in range(len(xs) - 1))
+    return float(area / top)
+
+
 def summarize(curve: list[dict]) -> dict:
     """Peak and end of a gold curve: peak_gold, peak_sqrt_kl, final_gold, final_proxy and
     overoptimization = peak_gold - final_gold (Gao et al. 2023)."""
@@ -148,3 +194,60 @@ def summarize(curve: list[dict]) -> dict:
         "final_sqrt_kl": float(curve[-1]["sqrt_kl"]),
         "overoptimization": float(gold[i] - gold[-1]),
     }
+
+
+def matched_summary(
+    curve: list[dict], budgets: tuple[float, ...], saturation_ratio: float, form: str
+) -> dict:
+    """Summary values for comparisons at matched KL and for the regime a run ended in.
+
+    * ``gold_at_sqrt_kl``: ``{"1": gold or None, ...}`` (:func:`value_at_sqrt_kl`);
+    * ``gold_auc``: :func:`gold_auc`;
+    * ``entropy_ref``, ``entropy_final`` (nats per response) and ``entropy_ref_per_token``,
+      ``entropy_final_per_token``, exact, from the first and last checkpoints (None for
+      best-of-n, whose curve has no policy table);
+    * ``saturated``: the final per-token entropy is below ``saturation_ratio`` times the
+      reference's (None without entropies);
+    * ``fit_r2_presat``: R^2 of Gao et al.'s ``form`` fitted to the checkpoints before the
+      first saturated one (None with fewer than three such points or no entropies).
+    """
+    out: dict = {
+        "gold_at_sqrt_kl": {budget_key(b): value_at_sqrt_kl(curve, b) for b in budgets},
+        "gold_auc": gold_auc(curve, budgets),
+    }
+    first, last = curve[0], curve[-1]
+    if "entropy_per_token" not in first:
+        out.update(
+            dict.fromkeys(
+                (
+                    "entropy_ref",
+                    "entropy_final",
+                    "entropy_ref_per_token",
+                    "entropy_final_per_token",
+                    "saturated",
+                    "fit_r2_presat",
+                )
+            )
+        )
+        return out
+    floor = saturation_ratio * first["entropy_per_token"]
+    out.update(
+        {
+            "entropy_ref": float(first["entropy"]),
+            "entropy_final": float(last["entropy"]),
+            "entropy_ref_per_token": float(first["entropy_per_token"]),
+            "entropy_final_per_token": float(last["entropy_per_token"]),
+            "saturated": bool(last["entropy_per_token"] < floor),
+        }
+    )
+    pre = []
+    for q in curve:
+        if q["entropy_per_token"] < floor:
+            break
+        pre.append(q)
+    out["fit_r2_presat"] = (
+        fit_gao([q["sqrt_kl"] for q in pre], [q["gold"] for q in pre], form)["r2"]
+        if len(pre) >= 3
+        else None
+    )
+    return out

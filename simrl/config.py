@@ -147,7 +147,8 @@ class DataConfig:
     ood_policy_seed: int = _f(
         1,
         "Seed of the other reference policy whose responses form the response-OOD and "
-        "mutual-OOD evaluation sets.",
+        "mutual-OOD evaluation sets; combined with world.seed into that policy's world "
+        "seed, which never equals world.seed.",
         range=(0, 2**63 - 1),
     )
     temperatures: tuple[float, ...] = _f(
@@ -328,6 +329,19 @@ class EvalConfig:
         False,
         "Also optimize the gold with the same optimizer and report the normalized drop "
         "NDR = gold(proxy run) / gold(gold run) at the final checkpoint.",
+    )
+    sqrt_kl_budgets: tuple[float, ...] = _f(
+        (1.0, 2.0, 3.0, 4.0),
+        "sqrt(KL) budgets at which the summary reports gold interpolated along the curve "
+        "(gold_at_sqrt_kl), so arms are compared at matched distance from the reference.",
+        range=(1e-6, 1e6),
+    )
+    saturation_entropy_ratio: float = _f(
+        0.5,
+        "A run is 'saturated' when the final policy's entropy per token is below this "
+        "fraction of the reference policy's: most states are then near-deterministic and KL "
+        "grows by sharpening, a regime Gao et al.'s forms were not fitted to.",
+        range=(0.0, 1.0),
     )
 
 

@@ -21,25 +21,37 @@ import math
 
 import numpy as np
 
-from simrl.config import Config
+from simrl.config import Config, WorldConfig
 from simrl.data import make_pairs, sample_mixture
 from simrl.policy import TabularPolicy, reference_policy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
 
 SCENARIOS = ("in_domain", "prompt_ood", "response_ood", "mutual_ood")
+OOD_TAG = 0x00D  # separates the other policy's seed stream from any other derived seed
 
 
 def hidden_norm_stats(h: np.ndarray) -> dict[str, float]:
-    """Dispersion of hidden-state norms ||h|| (rows of ``h``): mean, std, coefficient of
-    variation and quantiles; the BSR paper ties over-optimization to a large spread."""
+    """Dispersion of hidden-state norms (rows of ``h``); the BSR paper ties
+    over-optimization to a large spread of the representation.
+
+    Two coefficients of variation: ``hnorm_cv`` of the raw norms ||h|| (with their mean, std
+    and quantiles), and ``hnorm_centered_cv`` of ||h - mean(h)||. They differ when the hidden
+    states share a constant vector: under BT the output bias gets zero gradient, so a drifting
+    reward offset is stored as a shared component of h, which inflates mean ||h|| and
+    deflates the raw CV without any change in how the responses are spread. The centered one
+    measures the dispersion of the representation itself.
+    """
     norms = np.linalg.norm(h, axis=1)
     mean = float(norms.mean())
+    centered = np.linalg.norm(h - h.mean(axis=0), axis=1)
+    c_mean = float(centered.mean())
     q = np.quantile(norms, [0.05, 0.25, 0.5, 0.75, 0.95])
     return {
         "hnorm_mean": mean,
         "hnorm_std": float(norms.std()),
         "hnorm_cv": float(norms.std() / mean) if mean > 0 else float("nan"),
+        "hnorm_centered_cv": float(centered.std() / c_mean) if c_mean > 0 else float("nan"),
         **{
             f"hnorm_q{int(100 * p):02d}": float(v)
             for p, v in zip((0.05, 0.25, 0.5, 0.75, 0.95), q, strict=True)
@@ -113,6 +125,20 @@ def kendall_groups(
     return mean_kendall_tau(p, g)
 
 
+def ood_world(cfg: Config) -> WorldConfig:
+    """The world whose reference policy writes the response-OOD sets.
+
+    Its seed is derived from ``(world.seed, data.ood_policy_seed)`` by ``SeedSequence`` and
+    can never equal ``world.seed`` (else the "other" policy would be the reference policy
+    itself), so every world gets its own other policy for every ``ood_policy_seed``.
+    """
+    seq = np.random.SeedSequence([cfg.world.seed, cfg.data.ood_policy_seed, OOD_TAG])
+    seed = int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))  # in [0, 2^63)
+    if seed == cfg.world.seed:
+        seed = (seed + 1) % 2**63
+    return dataclasses.replace(cfg.world, seed=seed)
+
+
 def rm_diagnostics(
     cfg: Config,
     ref: TabularPolicy,
@@ -137,8 +163,7 @@ def rm_diagnostics(
     out.update({f"rm_{key}": v for key, v in hidden_norm_stats(h[0]).items()})
     out["rm_erank"] = effective_rank(h[0])
     out.update({f"rm_{key}": v for key, v in reward_scale(rm.score(prompts, tok, ln)).items()})
-    ood_world = dataclasses.replace(cfg.world, seed=cfg.data.ood_policy_seed)
-    ood = reference_policy(ood_world, cfg.gold.polite_tokens)
+    ood = reference_policy(ood_world(cfg), cfg.gold.polite_tokens)
     sets = {
         "in_domain": (ref, train_prompts),
         "prompt_ood": (ref, heldout_prompts),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from simrl.analysis import fit_gao, ndr, summarize
+from simrl.analysis import fit_gao, matched_summary, ndr, summarize
 from simrl.config import Config
 from simrl.data import LabelledSplit, make_pairs, split_prompts
 from simrl.diagnostics import rm_diagnostics
@@ -195,6 +195,12 @@ def run(cfg: Config) -> RunResult:
     fit = fit_gao([q["sqrt_kl"] for q in curve], [q["gold"] for q in curve], "bon" if bon else "rl")
     summary.update(
         {"kl_kind": "bound" if bon else "exact", **{f"fit_{k}": v for k, v in fit.items()}}
+    )
+    e = cfg.eval
+    summary.update(
+        matched_summary(
+            curve, e.sqrt_kl_budgets, e.saturation_entropy_ratio, "bon" if bon else "rl"
+        )
     )
     summary.update(setup.accuracies())
     if cfg.eval.diagnostics:

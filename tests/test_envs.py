@@ -404,12 +404,16 @@ def test_step_before_reset_is_refused():
 # The example agent
 
 
-def test_reinforce_example_raises_the_proxy_and_tracks_the_gold():
+def test_reinforce_example_raises_the_proxy_and_with_it_the_gold():
+    """The example learns from the env's proxy reward alone; the gold it logs from ``info``
+    must rise with it early on (a logged gold that is not the responses' gold, or a policy
+    update that does not follow the reward, would not)."""
     example = runpy.run_path(str(ROOT / "examples" / "reinforce_tokenrlhf.py"), run_name="example")
-    history = example["main"](example["Args"](iterations=60, log_every=1000))
+    history = example["main"](example["Args"](iterations=200, log_every=1000))
     proxy, gold = np.array(history["proxy"]), np.array(history["gold"])
-    assert proxy[-10:].mean() > proxy[:10].mean() + 0.5
-    assert len(gold) == 60 and np.all(np.isfinite(gold))
+    assert proxy[-20:].mean() > proxy[:20].mean() + 2.0
+    assert gold[-20:].mean() > gold[:20].mean() + 0.3
+    assert np.corrcoef(proxy, gold)[0, 1] > 0.5
 
 
 @pytest.mark.parametrize("mode", ["mean", "min"])

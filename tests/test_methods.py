@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
-from simrl.analysis import bon_exact_kl, bon_kl_bound, fit_gao
+from simrl.analysis import bon_exact_kl, bon_kl_bound, fit_gao, ndr
 from simrl.diagnostics import effective_rank, kendall_tau_rows, mean_kendall_tau
 from simrl.experiment import build, run
 from simrl.kernels.pg import KL_K1, KL_K2, KL_K3, kl_term
@@ -141,11 +141,27 @@ def test_adaptive_kl_controller_moves_beta_toward_the_target():
     assert hist.kl_coef[-1] > 2 * hist.kl_coef[0]  # KL above target -> beta grows
 
 
-def test_optimizing_the_gold_beats_optimizing_the_proxy_and_gives_ndr():
+def test_optimizing_the_gold_beats_optimizing_the_proxy():
     res = run(tiny_config(policy=MOVED, eval={"ndr": True}))
     s = res.summary
     assert s["gold_opt_final_gold"] > s["final_gold"]
-    assert s["ndr"] == pytest.approx(s["final_gold"] / s["gold_opt_final_gold"])
+    assert s["ndr"] < 1.0
+
+
+@given(
+    st.floats(-5.0, 5.0),
+    st.floats(0.1, 10.0),
+    st.floats(-3.0, 3.0),
+    st.floats(0.5, 4.0),
+    st.floats(-3.0, 3.0),
+)
+def test_ndr_of_normalized_gold_is_the_ratio_of_raw_improvements(ref, sd, d_proxy, d_gold, shift):
+    """Wen et al.'s NDR is (E_proxy r* - E_ref r*) / (E_gold r* - E_ref r*) in raw gold; the
+    summary computes it from reference-normalized gold, so the normalization must cancel."""
+    raw_proxy, raw_gold = ref + d_proxy, ref + d_gold
+    norm = lambda g: (g - ref) / sd  # noqa: E731
+    assert ndr(norm(raw_proxy), norm(raw_gold)) == pytest.approx(d_proxy / d_gold, rel=1e-9)
+    assert math.isnan(ndr(norm(ref + shift), norm(ref - d_gold)))  # gold run did not improve
 
 
 def test_bon_exact_kl_brute_force_and_bound():
@@ -197,9 +213,10 @@ def test_gao_fits_recover_their_own_forms(alpha, beta, form):
     assert fit["peak_sqrt_kl"] == pytest.approx(d_star, rel=1e-7)
 
 
-def test_default_run_has_a_good_rl_fit_and_diagnostics():
-    res = run(tiny_config(policy=MOVED))
+def test_a_short_rl_run_fits_gao_s_form_and_reports_every_diagnostic():
+    res = run(tiny_config(policy={**MOVED, "eval_every": 15}))
     s = res.summary
+    assert len(res.curve) == 11 and s["fit_r2"] > 0.9 and s["fit_alpha"] > 0
     for key in (
         "fit_alpha",
         "fit_beta",
