@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simrl.build import build, rngs
 from simrl.config import load
-from simrl.experiment import build, rngs
 from simrl.optimize import Target, optimize
 
 

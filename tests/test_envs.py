@@ -3,6 +3,7 @@ single environment and against its own ``.py_func``, bad actions, and a learning
 
 from __future__ import annotations
 
+import ast
 import doctest
 import runpy
 import subprocess
@@ -19,6 +20,7 @@ from gymnasium.vector import AutoresetMode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simrl.build import build
 from simrl.config import Config
 from simrl.envs import (
     TOKEN_RLHF_ID,
@@ -28,7 +30,6 @@ from simrl.envs import (
     token_rlhf,
 )
 from simrl.envs import _kernels as kern
-from simrl.experiment import build
 
 ROOT = Path(__file__).resolve().parents[1]
 # A small world: P = 3 prompts, V = 4 content tokens, cap T = 5; fitted in milliseconds.
@@ -432,3 +433,17 @@ def test_vector_env_scores_an_ensemble_proxy_like_the_core(mode):
     expected = rm.score(prompts, obs["tokens"], info["length"])
     np.testing.assert_allclose(info["proxy"], expected, rtol=1e-12, atol=1e-12)
     assert not np.array_equal(tokens, obs["tokens"])
+
+
+def test_the_environment_stands_on_the_domain_not_on_the_experiment_runner():
+    """The env needs a world, its data and a fitted proxy (simrl.build), never the optimizers,
+    evaluation or the run orchestration."""
+    code = (
+        "import sys, gymnasium as gym, simrl;"
+        "gym.make('simrl/TokenRLHF-v0', overrides={'rm.epochs': 1, 'data.n_pairs': 64});"
+        "print(sorted(m for m in sys.modules if m.startswith('simrl')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(ast.literal_eval(out.stdout.strip()))
+    assert "simrl.build" in loaded
+    assert not loaded & {"simrl.experiment", "simrl.optimize", "simrl.evaluate"}

@@ -10,7 +10,7 @@ from conftest import enumerate_responses, random_logits, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simrl.experiment import build
+from simrl.build import build
 from simrl.kernels import features as kf
 from simrl.kernels import pg
 from simrl.kernels import rm as krm

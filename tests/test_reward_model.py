@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
+from simrl.build import build
 from simrl.config import load
 from simrl.errors import DivergenceError
-from simrl.experiment import build
 
 
 def gold_order_agreement(setup) -> float:

@@ -15,8 +15,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import InvalidAction
 
+from simrl.build import Setup, build
 from simrl.config import Config
-from simrl.experiment import Setup, build
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
@@ -110,7 +110,7 @@ def make_model(
     """Resolve the environment arguments into an :class:`EnvModel`.
 
     Either a config (``config`` and/or ``overrides``; the proxy is fitted by
-    :func:`simrl.experiment.build`, once per config and process) or a fitted world
+    :func:`simrl.build.build`, once per config and process) or a fitted world
     (``setup``, or all of ``rm``, ``ref`` and ``gold``).
 
     Raises:

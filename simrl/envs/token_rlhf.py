@@ -9,9 +9,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from simrl.build import Setup
 from simrl.config import Config
 from simrl.envs.model import InvalidActionError, check_action, make_model
-from simrl.experiment import Setup
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
@@ -25,7 +25,7 @@ class TokenRLHFEnv(gym.Env[dict[str, Any], int]):
     exactly. The agent is the language model: an episode is one response to one prompt,
     written one token per step. As in RLHF, the reward model stands in for the environment:
     when the response ends it returns a score. By default that score is the *proxy* reward
-    model r_phi(x, y), fitted (by :func:`simrl.experiment.build`) to preference pairs
+    model r_phi(x, y), fitted (by :func:`simrl.build.build`) to preference pairs
     labelled by a hidden *gold* reward r*(x, y). The gold is reported in ``info`` at the end
     of every episode, so training on the proxy while watching the gold shows reward-model
     over-optimization (Gao et al. 2023, "Scaling laws for reward model overoptimization").
@@ -125,13 +125,13 @@ class TokenRLHFEnv(gym.Env[dict[str, Any], int]):
     |--------------------|-----------|-----------------------------------------------------|
     | `config`           | `None`    | a `simrl.config.Config` (default: `Config()`)       |
     | `overrides`        | `None`    | dotted changes, e.g. `{"world.n_prompts": 8}`       |
-    | `setup`            | `None`    | a fitted `simrl.experiment.Setup` instead of config |
+    | `setup`            | `None`    | a fitted `simrl.build.Setup` instead of config |
     | `rm`, `ref`, `gold`| `None`    | the parts of a fitted world instead of `setup`      |
     | `reward`           | `"proxy"` | `"proxy"`, `"gold"` or `"proxy_kl"`                 |
     | `kl_coef`          | `None`    | beta of `"proxy_kl"`; default `policy.kl_coef`      |
     | `render_mode`      | `None`    | `"ansi"`: `render()` returns the response as text   |
 
-    From a config, the proxy is fitted by :func:`simrl.experiment.build` once per config
+    From a config, the proxy is fitted by :func:`simrl.build.build` once per config
     and process (a quarter of a second for the default world) and shared by every
     environment made from that config.
 

@@ -10,10 +10,10 @@ from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from simrl.build import Setup
 from simrl.config import Config
 from simrl.envs import _kernels as kern
 from simrl.envs.model import InvalidActionError, check_actions, make_model
-from simrl.experiment import Setup
 from simrl.kernels.features import max_nnz
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
