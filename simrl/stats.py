@@ -1,5 +1,6 @@
-"""Statistics for experiment reports: means with standard errors, grouping by config fields,
-and rank/linear correlations with confidence intervals (scipy.stats does the work)."""
+"""Statistics for experiment reports: means with standard errors, medians with quartiles,
+grouping by config fields, and rank/linear correlations with confidence intervals
+(scipy.stats does the work). Effects across worlds are in :mod:`simrl.effects`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 
-def mean_se(values: Iterable[float]) -> tuple[float, float, int]:
+def mean_se(values: Iterable[float | None]) -> tuple[float, float, int]:
     """Mean, standard error of the mean (sample std / sqrt(n); 0 for n = 1) and n, ignoring
     None and NaN."""
     v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
@@ -18,6 +19,16 @@ def mean_se(values: Iterable[float]) -> tuple[float, float, int]:
         return float("nan"), float("nan"), 0
     se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else 0.0
     return float(v.mean()), se, int(v.size)
+
+
+def median_iqr(values: Iterable[float | None]) -> tuple[float, float, float, int]:
+    """Median, first and third quartile (linear interpolation) and n, ignoring None and
+    NaN."""
+    v = np.array([x for x in values if x is not None and math.isfinite(x)], float)
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+    return float(med), float(q1), float(q3), int(v.size)
 
 
 def field(config: dict[str, Any], dotted: str) -> Any:
