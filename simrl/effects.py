@@ -280,41 +280,63 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 CORRELATIONS = {"pearson": _pearson, "spearman": _spearman}
 
 
+def within_world_statistic(
+    groups: Mapping[Hashable, tuple[Sequence[float], ...]],
+    stat: Callable[..., np.ndarray],
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> Effect:
+    """A statistic computed within each world over its runs (e.g. a correlation) and
+    summarized across worlds: mean ± SE over worlds, worlds agreeing in sign, a two-stage
+    bootstrap interval (worlds, then runs within each drawn world, the statistic recomputed
+    on every resample) and a Wilcoxon p over the per-world values.
+
+    Worlds with fewer than 3 runs or a constant variable are left out (``dropped`` counts
+    their runs).
+
+    Args:
+        groups: World -> equal-length arrays of its runs (e.g. ``(x, y)``), no missing values.
+        stat: Vectorized over leading axes, as for :func:`two_stage_bootstrap`.
+    """
+    kept, dropped = {}, 0
+    for k, arrays in groups.items():
+        arrays = tuple(np.asarray(a, float) for a in arrays)
+        if arrays[0].size >= 3 and all(np.ptp(a) > 0 for a in arrays):
+            kept[k] = arrays
+        else:
+            dropped += arrays[0].size
+    boot = two_stage_bootstrap(list(kept.values()), stat, n_boot, seed)
+    return summarize_worlds(
+        {k: float(stat(*a)) for k, a in kept.items()},
+        boot,
+        sum(a[0].size for a in kept.values()),
+        dropped,
+    )
+
+
 def within_world_correlation(
     xy: Mapping[Hashable, tuple[Sequence[float], Sequence[float]]],
     method: str = "spearman",
     n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> Effect:
-    """A correlation computed within each world and summarized across worlds.
+    """A correlation computed within each world and summarized across worlds
+    (:func:`within_world_statistic`).
 
     Pooling runs of different worlds mixes the within-world relation with differences
-    between worlds (and treats runs of one world as independent); here each world gives one
-    correlation over its own runs, and the summary is their mean ± SE over worlds, the worlds
-    agreeing in sign, a two-stage bootstrap interval (worlds, then runs within each drawn
-    world; the correlation is recomputed on every resample) and a Wilcoxon p over the
-    per-world correlations. Worlds with fewer than 3 runs or a constant variable are left
-    out (``dropped`` counts their runs).
+    between worlds, and treats runs of one world as independent; here each world gives one
+    correlation over its own runs.
 
     Args:
         xy: World -> (x values, y values) of its runs, paired and without missing values.
         method: ``"pearson"`` or ``"spearman"`` (average ranks for ties, as scipy).
     """
-    fn = CORRELATIONS[method]
-    kept, dropped = {}, 0
-    for k, (x, y) in xy.items():
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        if x.size >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
-            kept[k] = (x, y)
-        else:
-            dropped += x.size
-    boot = two_stage_bootstrap(list(kept.values()), fn, n_boot, seed)
-    return summarize_worlds(
-        {k: float(fn(x, y)) for k, (x, y) in kept.items()},
-        boot,
-        sum(x.size for x, _ in kept.values()),
-        dropped,
-    )
+    return within_world_statistic(xy, CORRELATIONS[method], n_boot, seed)
+
+
+def spearman_difference(x1: np.ndarray, x2: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman(x2, y) - Spearman(x1, y), vectorized: which of two measures ranks y better."""
+    return _spearman(x2, y) - _spearman(x1, y)
 
 
 #: The verdicts, from best to worst agreement with a paper.

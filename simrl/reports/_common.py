@@ -59,18 +59,14 @@ def fmt(stat: tuple[float, float, int], digits: int = 3) -> str:
 
 
 def md_table(header: Sequence[str], rows: list[Sequence[Any]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    """A Markdown table (a ``|`` inside a cell is escaped)."""
+
+    def cell(c: Any) -> str:
+        return str(c).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def curves_figure(runs: list[Run], label: Callable[[Run], str], path: Path) -> Path:
-    """Gold against sqrt(KL) per group (mean ± SE over seeds, Gao fit dashed)."""
-    from simrl.plots import plot_sweep_curves
-
-    tagged = [{**r, "flat": {**r["flat"], "group": label(r)}} for r in runs]
-    return plot_sweep_curves(tagged, {r["id"]: r["curve"] for r in runs}, ["group"], path)
 
 
 def bars_figure(

@@ -154,14 +154,14 @@ def effects_table(entries: list[dict[str, Any]]) -> str:
     per-world effects in world order, and the verdict where a paper predicts a direction."""
     predicted = any(e["direction"] is not None for e in entries)
     head = ["arm", "metric", "Δ (mean ± SE over worlds)", "95% CI", "Wilcoxon p"]
-    head += ["worlds agreeing", "pairs (dropped)", "per world"]
+    head += ["worlds agreeing", "n (dropped)", "per world"]
     head += ["paper predicts", "verdict"] if predicted else []
     rows = []
     for e in entries:
         k = e["digits"]
         se = "" if e["se"] is None else f" ± {e['se']:.{k}f}"
         p = "n/a" if e["p"] is None else f"{e['p']:.3g}"
-        per = " ".join(_num(v, 2) for _, v in sorted(e["per_world"].items(), key=_world_key))
+        per = " ".join(_num(v, k) for _, v in sorted(e["per_world"].items(), key=_world_key))
         row = [
             e["arm"],
             e["label"],
@@ -190,8 +190,11 @@ def effects_section(
 ) -> tuple[str, list[dict[str, Any]]]:
     """A heading, the effects table of ``comp`` and its entries."""
     entries = compare(runs, arm_of, comp)
-    against = "per run, as measured" if comp.baseline is None else f"against **{comp.baseline}**"
-    text = f"Paired effects, {comp.name}, {against}:\n\n{effects_table(entries)}\n"
+    if comp.baseline is None:
+        text = f"Effects, {comp.name} (each run against its own reference):"
+    else:
+        text = f"Paired effects, {comp.name}, against **{comp.baseline}**:"
+    text += f"\n\n{effects_table(entries)}\n"
     return text, entries
 
 
@@ -200,8 +203,9 @@ PROTOCOL_NOTE = (
     "mean of those per-world effects ± SE over worlds; 95% CI: bootstrap resampling worlds, "
     "then seeds within each world (2000 resamples, seeded); Wilcoxon signed-rank p over the "
     "per-world effects (with W worlds it cannot go below 2/2^W: 0.0078 for 8, 0.125 for 4); "
-    "'worlds agreeing': worlds whose effect has the sign of the mean; pairs with a missing "
-    "value (a run that never reached the budget) are dropped and counted. √KL budgets: gold "
+    "'worlds agreeing': worlds whose effect has the sign of the mean; n: pairs used (runs, "
+    "for an effect measured within each run), with those dropped for a missing value (a run "
+    "that never reached the budget) in parentheses. √KL budgets: gold "
     "interpolated along each run's curve at sqrt(KL) = 1, 2, 3, 4. Verdicts need at least 4 "
     "worlds: 'reproduced' where the CI excludes 0 on the side the paper predicts, 'reversed' "
     "on the other side, else 'not reproduced'; for a predicted absence of effect (≈ 0 ± m), "
