@@ -1,5 +1,6 @@
-"""Effects across worlds: paired comparisons of arms against a baseline arm, and correlations
-computed within worlds, with worlds as the sampling unit and run seeds nested in worlds.
+"""Effects across worlds: paired comparisons of arms against a baseline arm, with worlds as
+the sampling unit and run seeds nested in worlds, and the verdict on a predicted effect.
+Statistics computed within each world (correlations, slopes) are in :mod:`simrl.stats`.
 
 A run lives in a *world* (``config.world.seed``: the gold reward and the reference policy)
 and has a *run seed* (``config.seed``: data, fit, optimization, evaluation). The arms of an
@@ -261,82 +262,6 @@ def paired_effect(
     module docstring and :func:`world_effect`)."""
     diffs, dropped = paired_values(runs, arm_of, arm, baseline, metric)
     return world_effect(diffs, dropped, n_boot, seed)
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    xc = x - x.mean(axis=-1, keepdims=True)
-    yc = y - y.mean(axis=-1, keepdims=True)
-    den = np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (xc * yc).sum(axis=-1) / den, np.nan)
-
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return _pearson(rankdata(x, axis=-1), rankdata(y, axis=-1))
-
-
-CORRELATIONS = {"pearson": _pearson, "spearman": _spearman}
-
-
-def within_world_statistic(
-    groups: Mapping[Hashable, tuple[Sequence[float], ...]],
-    stat: Callable[..., np.ndarray],
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-) -> Effect:
-    """A statistic computed within each world over its runs (e.g. a correlation) and
-    summarized across worlds: mean ± SE over worlds, worlds agreeing in sign, a two-stage
-    bootstrap interval (worlds, then runs within each drawn world, the statistic recomputed
-    on every resample) and a Wilcoxon p over the per-world values.
-
-    Worlds with fewer than 3 runs or a constant variable are left out (``dropped`` counts
-    their runs).
-
-    Args:
-        groups: World -> equal-length arrays of its runs (e.g. ``(x, y)``), no missing values.
-        stat: Vectorized over leading axes, as for :func:`two_stage_bootstrap`.
-    """
-    kept, dropped = {}, 0
-    for k, arrays in groups.items():
-        arrays = tuple(np.asarray(a, float) for a in arrays)
-        if arrays[0].size >= 3 and all(np.ptp(a) > 0 for a in arrays):
-            kept[k] = arrays
-        else:
-            dropped += arrays[0].size
-    boot = two_stage_bootstrap(list(kept.values()), stat, n_boot, seed)
-    return summarize_worlds(
-        {k: float(stat(*a)) for k, a in kept.items()},
-        boot,
-        sum(a[0].size for a in kept.values()),
-        dropped,
-    )
-
-
-def within_world_correlation(
-    xy: Mapping[Hashable, tuple[Sequence[float], Sequence[float]]],
-    method: str = "spearman",
-    n_boot: int = N_BOOT,
-    seed: int = 0,
-) -> Effect:
-    """A correlation computed within each world and summarized across worlds
-    (:func:`within_world_statistic`).
-
-    Pooling runs of different worlds mixes the within-world relation with differences
-    between worlds, and treats runs of one world as independent; here each world gives one
-    correlation over its own runs.
-
-    Args:
-        xy: World -> (x values, y values) of its runs, paired and without missing values.
-        method: ``"pearson"`` or ``"spearman"`` (average ranks for ties, as scipy).
-    """
-    return within_world_statistic(xy, CORRELATIONS[method], n_boot, seed)
-
-
-def spearman_difference(x1: np.ndarray, x2: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman(x2, y) - Spearman(x1, y), vectorized: which of two measures ranks y better."""
-    return _spearman(x2, y) - _spearman(x1, y)
 
 
 #: The verdicts, from best to worst agreement with a paper.

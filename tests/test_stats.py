@@ -1,4 +1,4 @@
-"""Effects across worlds (simrl.effects) and descriptive statistics (simrl.stats): the
+"""Effects across worlds (simrl.effects) and statistics within worlds (simrl.stats): the
 interval covers a known effect, pairing by (world, seed) finds what an unpaired comparison
 misses, the Wilcoxon test is over worlds, missing values are dropped and counted."""
 
@@ -17,10 +17,9 @@ from simrl.effects import (
     paired_values,
     two_stage_bootstrap,
     verdict,
-    within_world_correlation,
     world_effect,
 )
-from simrl.stats import median_iqr
+from simrl.stats import median_iqr, within_world_correlation
 
 
 def run(arm: str, world: int, seed: int, value: float | None) -> dict:

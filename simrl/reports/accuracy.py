@@ -20,7 +20,7 @@ scenario measures).
 
 Worlds are the clustering unit: every correlation is computed within one world (over the
 proxies of that world) and summarized across worlds
-(:func:`simrl.effects.within_world_correlation`), so differences between worlds neither
+(:func:`simrl.stats.within_world_correlation`), so differences between worlds neither
 create nor hide a relation, and the runs of a world are not counted as independent evidence.
 """
 
@@ -33,7 +33,12 @@ from typing import Any
 from simrl import effects as fx
 from simrl.reports._common import BUDGETS, Run, fmt, gold_at, grouped, md_table, ok_runs
 from simrl.reports._protocol import write_effects
-from simrl.stats import mean_se
+from simrl.stats import (
+    mean_se,
+    spearman_difference,
+    within_world_correlation,
+    within_world_statistic,
+)
 
 # (key, label, kind): kind "pair", "multi" (several responses per prompt) or "other" (the
 # proxy's reward scale, for contrast: not an accuracy). A key ending in DENOISED is the pair
@@ -165,7 +170,7 @@ def measure_correlations(runs: list[Run], key: str, y: str = "ndr") -> dict[str,
     """Pearson and Spearman correlations of ``key`` with ``y`` (NDR by default) within each
     world, summarized across worlds; None when no world has three usable runs."""
     xy = _paired(runs, key, y)
-    out = {m: fx.within_world_correlation(xy, m, N_RESAMPLES) for m in METHODS}
+    out = {m: within_world_correlation(xy, m, N_RESAMPLES) for m in METHODS}
     return out if out["spearman"].n_worlds else None
 
 
@@ -217,7 +222,7 @@ def pair_vs_multi(runs: list[Run]) -> tuple[str, fx.Effect | None]:
                 groups.setdefault(fx.world_of(r), ([], [], [])), (a, t, y), strict=True
             ):
                 v.append(x)
-    e = fx.within_world_statistic(groups, fx.spearman_difference, N_RESAMPLES)
+    e = within_world_statistic(groups, spearman_difference, N_RESAMPLES)
     if not e.n_worlds:
         return "Not enough runs to compare pair accuracy with multi-response τ.", None
     return (

@@ -6,7 +6,7 @@ d = sqrt(KL), against the proxy's hidden width and the number of preference pair
 They found beta falling smoothly with the proxy's size (less over-optimization per unit of
 KL) and alpha_RL roughly constant. Worlds are the clustering unit: how a quantity moves along
 an axis is measured within each world (least-squares slope per doubling over that world's
-runs) and summarized across worlds (:func:`simrl.effects.within_world_statistic`).
+runs) and summarized across worlds (:func:`simrl.stats.within_world_statistic`).
 
 The coefficients are fitted per run (every summary has them, ``fit_alpha`` and ``fit_beta``,
 for its own optimizer's form): RL checkpoints of different runs share a step, not a KL, so
@@ -25,17 +25,17 @@ import numpy as np
 
 from simrl import effects as fx
 from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs, summary_stat
+from simrl.reports._figures import effects_figure, frontier_figure
 from simrl.reports._protocol import (
     GOLD_END_AND_MATCHED,
     Metric,
     arm_tables,
-    effects_figure,
     effects_table,
-    frontier_figure,
     saturation_note,
     summary_metric,
     write_effects,
 )
+from simrl.stats import within_world_statistic
 
 DEFAULT_WIDTH, DEFAULT_PAIRS = 32, 2000
 
@@ -151,7 +151,7 @@ def trend(runs: list[Run], axis: str, metric: Metric) -> fx.Effect:
                 xs, ys = xy.setdefault(fx.world_of(r), ([], []))
                 xs.append(math.log2(v))
                 ys.append(y)
-    return fx.within_world_statistic(xy, slope)
+    return within_world_statistic(xy, slope)
 
 
 def trend_entries(runs: list[Run]) -> list[dict[str, object]]:

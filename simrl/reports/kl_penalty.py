@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from simrl.reports._common import Run, grouped, ok_runs
+from simrl.reports._figures import frontier_figure
 from simrl.reports._protocol import (
     GOLD_END_AND_MATCHED,
     Comparison,
-    frontier_figure,
     protocol_page,
     summary_metric,
 )

@@ -10,10 +10,10 @@ from pathlib import Path
 from simrl.analysis import fit_gao
 from simrl.plots import mean_curve
 from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs, summary_stat
+from simrl.reports._figures import frontier_figure
 from simrl.reports._protocol import (
     GOLD_END_AND_MATCHED,
     Comparison,
-    frontier_figure,
     protocol_page,
     summary_metric,
 )
