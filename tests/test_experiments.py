@@ -77,7 +77,15 @@ def check_paired(runs: list[dict], entries: list[dict], arm_of, key: str, arm: s
 
 
 def well_formed(entries: list[dict]) -> None:
+    """Every effect has its fields, and every finding of docs/findings.md about an arm these
+    runs have names metrics the report writes (a renamed arm or metric fails here)."""
+    from simrl.reports._findings import FINDINGS
+
     assert entries
+    written = {(e["arm"], e["metric"]) for e in entries}
+    for f in FINDINGS:
+        if any(arm == f.arm for arm, _ in written):
+            assert {(f.arm, m) for m in f.metrics} <= written, f.claim
     for e in entries:
         assert set(e) >= KEYS
         assert e["n_worlds"] == len(e["per_world"])
