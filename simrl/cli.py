@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--no-plot", action="store_true", help="do not write curve.png")
     _sweep_parsers(sub)
+    _findings_parser(sub)
     return p
 
 
@@ -344,6 +345,37 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _findings_parser(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser(
+        "findings",
+        help="write docs/findings.md: every published finding with simrl's effect and verdict",
+        description="Read the effects.json of every experiment page and write one table: "
+        "per published finding, the paper's claim, simrl's effect across worlds, a verdict "
+        "and the page.",
+    )
+    f.add_argument(
+        "--docs",
+        default="docs/experiments",
+        metavar="DIR",
+        help="directory with one PAGE/effects.json per page (default: docs/experiments)",
+    )
+    f.add_argument(
+        "--out", default="docs/findings.md", metavar="FILE", help="default: docs/findings.md"
+    )
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    """``simrl findings``: docs/findings.md from the pages' effects.json."""
+    from simrl.reports._findings import findings_markdown
+
+    if not Path(args.docs).is_dir():
+        raise ConfigError(f"--docs {args.docs}: not a directory")
+    text = findings_markdown(Path(args.docs))
+    _write_atomic(Path(args.out), text)
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``simrl`` console script."""
     args = _parser().parse_args(argv)
@@ -353,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "experiment": cmd_experiment,
         "export": cmd_export,
         "plot": cmd_plot,
+        "findings": cmd_findings,
     }
     try:
         return commands[args.command](args)

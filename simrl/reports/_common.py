@@ -1,7 +1,10 @@
-"""Helpers shared by the experiment reports: statistics over seeds, tables, figures."""
+"""Helpers shared by the experiment reports: statistics over seeds, gold at a sqrt(KL)
+budget, tables, figures."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +12,24 @@ from typing import Any
 from simrl.stats import mean_se
 
 Run = dict[str, Any]
+
+#: sqrt(KL) budgets at which arms are compared (``eval.sqrt_kl_budgets``' default).
+BUDGETS = (1.0, 2.0, 3.0, 4.0)
+
+
+def gold_at(run: Run, d: float) -> float | None:
+    """Gold of a run at sqrt(KL) = d: ``summary["gold_at_sqrt_kl"]`` where the run has it,
+    else linear interpolation along the curve's first pass through d. None if the run never
+    reaches d."""
+    stored = run["summary"].get("gold_at_sqrt_kl")
+    if isinstance(stored, dict) and f"{d:g}" in stored:
+        v = stored[f"{d:g}"]
+        return None if v is None or not math.isfinite(v) else float(v)
+    for a, b in itertools.pairwise(run["curve"]):
+        if a["sqrt_kl"] <= d <= b["sqrt_kl"] and b["sqrt_kl"] > a["sqrt_kl"]:
+            w = (d - a["sqrt_kl"]) / (b["sqrt_kl"] - a["sqrt_kl"])
+            return (1 - w) * a["gold"] + w * b["gold"]
+    return None
 
 
 def ok_runs(runs: list[Run]) -> list[Run]:
@@ -38,18 +59,14 @@ def fmt(stat: tuple[float, float, int], digits: int = 3) -> str:
 
 
 def md_table(header: Sequence[str], rows: list[Sequence[Any]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    """A Markdown table (a ``|`` inside a cell is escaped)."""
+
+    def cell(c: Any) -> str:
+        return str(c).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def curves_figure(runs: list[Run], label: Callable[[Run], str], path: Path) -> Path:
-    """Gold against sqrt(KL) per group (mean ± SE over seeds, Gao fit dashed)."""
-    from simrl.plots import plot_sweep_curves
-
-    tagged = [{**r, "flat": {**r["flat"], "group": label(r)}} for r in runs]
-    return plot_sweep_curves(tagged, {r["id"]: r["curve"] for r in runs}, ["group"], path)
 
 
 def bars_figure(

@@ -17,17 +17,28 @@ the label noise of the test pairs, :func:`denoised`), and the mean per-prompt Ke
 between proxy and gold over ``eval.kendall_k`` responses per prompt in the four robustness
 scenarios. Runs need ``eval.ndr = true`` (and ``eval.diagnostics``, the default, for the
 scenario measures).
+
+Worlds are the clustering unit: every correlation is computed within one world (over the
+proxies of that world) and summarized across worlds
+(:func:`simrl.stats.within_world_correlation`), so differences between worlds neither
+create nor hide a relation, and the runs of a world are not counted as independent evidence.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
-from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs
-from simrl.stats import correlations, mean_se
+from simrl import effects as fx
+from simrl.reports._common import BUDGETS, Run, fmt, gold_at, grouped, md_table, ok_runs
+from simrl.reports._protocol import write_effects
+from simrl.stats import (
+    mean_se,
+    spearman_difference,
+    within_world_correlation,
+    within_world_statistic,
+)
 
 # (key, label, kind): kind "pair", "multi" (several responses per prompt) or "other" (the
 # proxy's reward scale, for contrast: not an accuracy). A key ending in DENOISED is the pair
@@ -51,8 +62,8 @@ MEASURES = [
 ]
 PAIR_KEY = "rm_test_acc" + DENOISED  # the accuracy of the bins and the scatter plot
 TAU_KEY = "rm_tau_in_domain"
-N_RESAMPLES = 2000  # bootstrap resamples of the Spearman and Kendall intervals
-METHODS = ("pearson", "spearman", "kendall")
+N_RESAMPLES = 2000  # bootstrap resamples of every interval
+METHODS = ("pearson", "spearman")
 BIN_WIDTH = 0.02  # in-domain pair accuracy bins for the spread of NDR
 MARKERS = "os^Dvp*"
 
@@ -78,6 +89,32 @@ def regularizer(run: Run) -> str:
     if rm.get("weight_decay", 0) > 0:
         return f"weight decay {rm['weight_decay']:g}"
     return "BT"
+
+
+def short_optimizer(run: Run) -> str:
+    """``RLOO``, ``best-of-n``: the optimizer without its budget (the key in effects.json)."""
+    return optimizer(run).split(" (")[0]
+
+
+#: Wen et al. 2025: accuracy on data the proxy was not trained on correlates (weakly)
+#: positively with NDR; the training accuracy carries no such prediction.
+PREDICTED = {k: (1, 0.0) for k, _, kind in MEASURES if kind != "other" and k != "rm_train_acc"}
+
+
+def _entry(arm: str, key: str, label: str, e: fx.Effect, pred: tuple[int, float] | None):
+    direction, margin = pred if pred else (None, None)
+    return {
+        "comparison": "correlation within worlds",
+        "arm": arm,
+        "baseline": None,
+        "metric": key,
+        "label": label,
+        "digits": 2,
+        **e.to_dict(),
+        "direction": direction,
+        "margin": margin,
+        "verdict": None if direction is None else fx.verdict(e, direction, margin),
+    }
 
 
 def denoised(accuracy: float, label_noise: float) -> float:
@@ -108,73 +145,108 @@ def _stat(runs: list[Run], key: str) -> tuple[float, float, int]:
     return mean_se(measure(r, key) for r in runs)
 
 
-def _paired(runs: list[Run], key: str) -> tuple[list[float], list[float]]:
-    pairs = [(measure(r, key), measure(r, "ndr")) for r in runs]
-    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
-    return [a for a, _ in pairs], [b for _, b in pairs]
+def _target(key: str) -> Any:
+    """A y variable: ``"ndr"`` or ``"gold@d"`` (gold at sqrt(KL) = d)."""
+    if key.startswith("gold@"):
+        d = float(key.removeprefix("gold@"))
+        return lambda r: gold_at(r, d)
+    return lambda r: measure(r, key)
 
 
-def measure_correlations(runs: list[Run], key: str) -> dict[str, dict[str, float]] | None:
-    """Pearson, Spearman and Kendall correlations (with CIs) of ``key`` and NDR over runs;
-    None with fewer than three usable runs or a constant measure."""
-    x, y = _paired(runs, key)
-    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
-        return None
-    with warnings.catch_warnings():  # few or tied points: a degenerate bootstrap gives NaN
-        warnings.simplefilter("ignore")
-        return correlations(x, y, n_resamples=N_RESAMPLES)
+def _paired(runs: list[Run], key: str, y: str = "ndr") -> dict[int, tuple[list, list]]:
+    """Per world, the (measure, y) values of the runs that have both."""
+    get = _target(y)
+    out: dict[int, tuple[list, list]] = {}
+    for r in runs:
+        a, b = measure(r, key), get(r)
+        if a is not None and b is not None:
+            xs, ys = out.setdefault(fx.world_of(r), ([], []))
+            xs.append(a)
+            ys.append(b)
+    return out
 
 
-def _cell(c: dict[str, float] | None) -> str:
-    if c is None or not math.isfinite(c["r"]):
+def measure_correlations(runs: list[Run], key: str, y: str = "ndr") -> dict[str, fx.Effect] | None:
+    """Pearson and Spearman correlations of ``key`` with ``y`` (NDR by default) within each
+    world, summarized across worlds; None when no world has three usable runs."""
+    xy = _paired(runs, key, y)
+    out = {m: within_world_correlation(xy, m, N_RESAMPLES) for m in METHODS}
+    return out if out["spearman"].n_worlds else None
+
+
+def _cell(c: fx.Effect | None) -> str:
+    if c is None or not math.isfinite(c.mean):
         return "n/a"
-    if not (math.isfinite(c["low"]) and math.isfinite(c["high"])):
-        return f"{c['r']:+.2f} [n/a]"
-    return f"{c['r']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
+    if not (math.isfinite(c.low) and math.isfinite(c.high)):
+        return f"{c.mean:+.2f} [n/a]"
+    return f"{c.mean:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
+
+
+def _per_world(c: fx.Effect | None) -> str:
+    if c is None:
+        return "n/a"
+    return " ".join(f"{v:+.2f}" for _, v in sorted(c.per_world.items(), key=lambda kv: int(kv[0])))
 
 
 def correlation_rows(runs: list[Run]) -> tuple[list[list[Any]], dict[str, Any]]:
-    """Table rows (measure, n, mean, Pearson, Spearman, Kendall) and the correlations by
-    summary key."""
+    """Table rows (measure, runs, mean, Pearson and Spearman within worlds, worlds with a
+    positive Spearman, per-world Spearman) and the correlations by summary key."""
     rows, corr = [], {}
     for key, label, _ in MEASURES:
         c = measure_correlations(runs, key)
         corr[key] = c
-        n = c["pearson"]["n"] if c else len(_paired(runs, key)[0])
+        s = c["spearman"] if c else None
         rows.append(
             [
                 label,
-                n,
+                s.n_pairs if s else 0,
                 fmt(_stat(runs, key)),
                 *(_cell(c[m] if c else None) for m in METHODS),
+                f"{sum(v > 0 for v in s.per_world.values())}/{s.n_worlds}" if s else "n/a",
+                _per_world(s),
             ]
         )
     return rows, corr
 
 
-def pair_vs_multi(corr: dict[str, Any]) -> str:
-    """One sentence: the best pair measure (training accuracy aside) against the best
-    multi-response measure by Kendall correlation with NDR, and the two in-domain ones."""
-
-    def best(kind: str) -> tuple[str, float] | None:
-        cands = [
-            (label, corr[key]["kendall"]["r"])
-            for key, label, k in MEASURES
-            if k == kind and key != "rm_train_acc" and corr.get(key)
-        ]
-        return max(cands, key=lambda t: t[1]) if cands else None
-
-    bp, bm = best("pair"), best("multi")
-    if bp is None or bm is None:
-        return "Not enough runs to compare pair accuracy with multi-response τ."
-    head = ""
-    if corr.get(PAIR_KEY) and corr.get(TAU_KEY):
-        a, t = corr[PAIR_KEY]["kendall"]["r"], corr[TAU_KEY]["kendall"]["r"]
-        head = f" In-domain: de-noised pair accuracy {a:+.2f}, τ {t:+.2f}."
+def pair_vs_multi(runs: list[Run]) -> tuple[str, fx.Effect | None]:
+    """Does in-domain τ (several responses per prompt) rank NDR better than de-noised
+    in-domain pair accuracy? Spearman(τ, NDR) − Spearman(acc., NDR) within each world,
+    summarized across worlds (Kim et al. 2025 predict > 0)."""
+    get = _target("ndr")
+    groups: dict[int, tuple[list, list, list]] = {}
+    for r in runs:
+        a, t, y = measure(r, PAIR_KEY), measure(r, TAU_KEY), get(r)
+        if a is not None and t is not None and y is not None:
+            for v, x in zip(
+                groups.setdefault(fx.world_of(r), ([], [], [])), (a, t, y), strict=True
+            ):
+                v.append(x)
+    e = within_world_statistic(groups, spearman_difference, N_RESAMPLES)
+    if not e.n_worlds:
+        return "Not enough runs to compare pair accuracy with multi-response τ.", None
     return (
-        f"Best pair measure: {bp[0]} (Kendall {bp[1]:+.2f}); best multi-response measure: "
-        f"{bm[0]} (Kendall {bm[1]:+.2f}).{head}"
+        f"Spearman with NDR, in-domain τ minus de-noised in-domain pair accuracy, within "
+        f"worlds: {_cell(e)} ({e.agree}/{e.n_worlds} worlds agree in sign; Wilcoxon p "
+        f"{e.p:.3g}; per world {_per_world(e)}).",
+        e,
     )
+
+
+def budget_rows(groups: dict[str, list[Run]]) -> list[list[Any]]:
+    """Within-world Spearman of de-noised in-domain pair accuracy and in-domain τ with the
+    gold at each matched sqrt(KL) budget, per optimizer: does a more accurate proxy give
+    more gold at the same distance from the reference?"""
+    rows = []
+    for g, rs in groups.items():
+        for key in (PAIR_KEY, TAU_KEY):
+            label = next(lb for k, lb, _ in MEASURES if k == key)
+            cells = []
+            for d in BUDGETS:
+                c = measure_correlations(rs, key, f"gold@{d:g}")
+                cells.append(_cell(c["spearman"] if c else None))
+            rows.append([g, label, *cells])
+    return rows
 
 
 def spread_rows(groups: dict[str, list[Run]], key: str = PAIR_KEY) -> list[list[Any]]:
@@ -183,7 +255,8 @@ def spread_rows(groups: dict[str, list[Run]], key: str = PAIR_KEY) -> list[list[
     of NDR and their difference."""
     bins: dict[int, dict[str, list[float]]] = {}
     for g, rs in groups.items():
-        for a, d in zip(*_paired(rs, key), strict=True):
+        pairs = [p for xs, ys in _paired(rs, key).values() for p in zip(xs, ys, strict=True)]
+        for a, d in pairs:
             bins.setdefault(math.floor(a / BIN_WIDTH + 1e-9), {}).setdefault(g, []).append(d)
     rows = []
     for b in sorted(bins):
@@ -290,10 +363,7 @@ def scatter_figure(groups: dict[str, list[Run]], path: Path) -> Path:
                 )
             c = measure_correlations(rs, key)
             if c is not None:
-                ax.set_title(
-                    f"{g}: Spearman {c['spearman']['r']:+.2f}, Kendall {c['kendall']['r']:+.2f}",
-                    fontsize=8,
-                )
+                ax.set_title(f"{g}: Spearman within worlds {_cell(c['spearman'])}", fontsize=8)
             else:
                 ax.set_title(g, fontsize=8)
             ax.set_xlabel(xlabel, fontsize=8)
@@ -318,19 +388,73 @@ def report(runs: list[Run], out: Path) -> str:
         "",
         f"{len(done)} of {len(runs)} runs finished; "
         + ", ".join(f"{g}: {len(rs)} with an NDR" for g, rs in groups.items())
-        + ".",
+        + f", in {len({fx.world_of(r) for r in done})} worlds.",
+        "",
+        "Worlds are the clustering unit: each correlation is computed over the proxies of one "
+        "world, then summarized across worlds (mean [95% CI: bootstrap over worlds, then runs "
+        "within each world, the correlation recomputed each time]), with the number of worlds "
+        "where it is positive and the per-world values. With 4 worlds the interval is coarse "
+        "and a Wilcoxon p cannot go below 0.125; no verdict is drawn from fewer than 4 worlds.",
         "",
     ]
+    entries: list[dict[str, Any]] = []
     for g, rs in groups.items():
         rows, corr = correlation_rows(rs)
+        sentence, diff = pair_vs_multi(rs)
+        name = short_optimizer(rs[0])
+        for key, label, _ in MEASURES:
+            if corr[key]:
+                entries.append(
+                    _entry(
+                        name,
+                        f"spearman:{key}:ndr",
+                        f"Spearman({label}, NDR)",
+                        corr[key]["spearman"],
+                        PREDICTED.get(key),
+                    )
+                )
+        if diff is not None:
+            entries.append(
+                _entry(
+                    name,
+                    "spearman:tau-minus-pair:ndr",
+                    "Spearman with NDR: in-domain τ − de-noised pair acc.",
+                    diff,
+                    (1, 0.0),
+                )
+            )
         lines += [
-            f"## {g}: correlation of NDR with each measure (95% CI)",
+            f"## {g}: correlation of NDR with each measure, within worlds (95% CI)",
             "",
-            md_table(["measure", "runs", "mean", "Pearson", "Spearman", "Kendall"], rows),
+            md_table(
+                [
+                    "measure",
+                    "runs",
+                    "mean",
+                    "Pearson",
+                    "Spearman",
+                    "worlds with Spearman > 0",
+                    "Spearman per world",
+                ],
+                rows,
+            ),
             "",
-            pair_vs_multi(corr),
+            sentence,
             "",
         ]
+    lines += [
+        "## At matched sqrt(KL): Spearman of gold with accuracy and τ, within worlds",
+        "",
+        "Gold at a fixed distance from the reference, so a proxy's reward scale (which sets "
+        "how far a fixed number of RL steps goes) does not enter; n/a where too few runs "
+        "reach the budget.",
+        "",
+        md_table(
+            ["optimizer", "measure", *(f"gold at √KL={d:g}" for d in BUDGETS)],
+            budget_rows(groups),
+        ),
+        "",
+    ]
     lines += [
         "## Spread of NDR among proxies of similar de-noised in-domain pair accuracy",
         "",
@@ -363,6 +487,7 @@ def report(runs: list[Run], out: Path) -> str:
         ),
         "",
     ]
+    write_effects(out, "accuracy", entries)
     if groups:
         scatter_figure(groups, out / "scatter.png")
         lines += ["![scatter](scatter.png)", ""]

@@ -1,20 +1,32 @@
-"""BT against BSR, centering, hinge, LogitNorm and DR (Hong et al. 2025): robustness in the
-four scenarios, hidden-norm dispersion, and the gold curve of an RLOO policy on each proxy."""
+"""BT against BSR, centering, hinge, LogitNorm and DR (Hong et al. 2025, "On the Robustness of
+Reward Models for Language Model Alignment"): robustness in the four scenarios, the dispersion
+of hidden-state norms, and the gold of an RLOO policy trained on each proxy, at the end and at
+matched sqrt(KL). Baseline: BT.
+
+Hidden-norm dispersion is shown two ways. ``rm_hnorm_cv`` is the coefficient of variation of
+‖h‖ over in-domain responses. Under BT the output bias gets no gradient, so the reward's
+drifting offset is stored as a constant vector in h: that raises mean ‖h‖ and lowers the CV
+without any input being represented differently. ``rm_hnorm_centered_cv``, the CV of
+‖h − mean h‖, removes that vector; the paper's claim (BT's excessive dispersion of hidden-state
+norms drives over-optimization, BSR reduces it) is about how representations spread across
+inputs, so the centered statistic is the one it concerns.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from simrl.reports._common import (
-    Run,
-    bars_figure,
-    curves_figure,
-    fmt,
-    grouped,
-    md_table,
-    ok_runs,
-    summary_stat,
+from simrl.reports._common import Run, bars_figure, grouped, ok_runs
+from simrl.reports._protocol import (
+    GOLD_END_AND_MATCHED,
+    Comparison,
+    protocol_page,
+    summary_metric,
 )
+
+BASELINE = "BT"
+BSR = "BSR 0.001"  # the paper's default strength, the arm its claims are about
+ACC_MARGIN = 0.01  # "keeps in-domain accuracy": within ±0.01
 
 
 def method(run: Run) -> str:
@@ -33,51 +45,75 @@ def method(run: Run) -> str:
     }[rm["loss"]]
 
 
-COLUMNS = [
-    ("rm_acc_in_domain", "in-domain acc."),
-    ("rm_tau_prompt_ood", "prompt-OOD τ"),
-    ("rm_tau_response_ood", "response-OOD τ"),
-    ("rm_tau_mutual_ood", "mutual-OOD τ"),
-    ("rm_hnorm_cv", "‖h‖ CV"),
-    ("peak_gold", "gold peak"),
-    ("final_gold", "final gold"),
-    ("overoptimization", "over-opt."),
-    ("final_length", "final length"),
-]
+PROXY = (
+    summary_metric("rm_acc_in_domain", "in-domain acc."),
+    summary_metric("rm_tau_prompt_ood", "prompt-OOD τ"),
+    summary_metric("rm_tau_response_ood", "response-OOD τ"),
+    summary_metric("rm_tau_mutual_ood", "mutual-OOD τ"),
+    summary_metric("rm_hnorm_cv", "‖h‖ CV"),
+    summary_metric("rm_hnorm_centered_cv", "‖h − h̄‖ CV"),
+    summary_metric("proxy_ref_std", "proxy SD on π_ref", 2),
+)
+POLICY = (
+    summary_metric("final_sqrt_kl", "final √KL", 2),
+    summary_metric("peak_gold", "gold peak"),
+    *GOLD_END_AND_MATCHED,
+    summary_metric("final_length", "final length", 2),
+)
+#: What Hong et al. predict for BSR against BT: (direction, margin).
+PREDICTED = {
+    (BSR, "rm_acc_in_domain"): (0, ACC_MARGIN),
+    (BSR, "rm_tau_prompt_ood"): (1, 0.0),
+    (BSR, "rm_tau_response_ood"): (1, 0.0),
+    (BSR, "rm_tau_mutual_ood"): (1, 0.0),
+    (BSR, "rm_hnorm_centered_cv"): (-1, 0.0),
+    (BSR, "final_length"): (-1, 0.0),
+    **{(BSR, m.key): (1, 0.0) for m in GOLD_END_AND_MATCHED},
+}
 
 
 def report(runs: list[Run], out: Path) -> str:
-    """Table per method (mean ± SE over seeds), curves.png and robustness.png."""
+    """Per-proxy tables, paired effects against BT on the proxy and on the policy,
+    frontier.png, effects.png, robustness.png; effects.json."""
     runs = ok_runs(runs)
     groups = grouped(runs, method)
-    rows = [
+    if BASELINE in groups:  # the baseline first
+        groups = {BASELINE: groups[BASELINE], **groups}
+    arms = [g for g in groups if g != BASELINE]
+    lines, _ = protocol_page(
+        "BSR and the baselines: robustness, hidden norms, downstream gold",
+        "bsr",
+        runs,
+        method,
+        groups,
+        (*PROXY, *POLICY),
         [
-            g,
-            len(rs),
-            *(fmt(summary_stat(rs, k), 2 if k.endswith("length") else 3) for k, _ in COLUMNS),
-        ]
-        for g, rs in groups.items()
-    ]
-    curves_figure(runs, method, out / "curves.png")
+            Comparison("the proxy", BASELINE, arms, PROXY, PREDICTED),
+            Comparison("the RLOO policy", BASELINE, arms, POLICY, PREDICTED),
+        ],
+        out,
+        what="proxy",
+        intro=[
+            f"Baseline: **{BASELINE}**. Predictions are Hong et al.'s for {BSR} against BT. "
+            "‖h‖ CV: CV of hidden-state norms on in-domain responses; ‖h − h̄‖ CV: the same "
+            "after removing the mean hidden vector, which under BT holds the reward's "
+            "constant offset (the output bias gets no gradient) and inflates ‖h‖. The paper's "
+            "claim is about how hidden states spread across inputs, so ‖h − h̄‖ CV is the "
+            "statistic it concerns (n/a: runs made before it was recorded). 'proxy SD on π_ref' "
+            "is the proxy's reward spread on reference responses, which sets the policy's "
+            "step size unless rewards are normalized.",
+            "",
+        ],
+    )
     bars_figure(
         groups,
         [
             ("rm_tau_mutual_ood", "mutual-OOD Kendall τ"),
-            ("rm_hnorm_cv", "hidden-norm CV (dispersion)"),
+            ("rm_hnorm_cv", "‖h‖ CV"),
+            ("rm_hnorm_centered_cv", "‖h − h̄‖ CV"),
             ("final_gold", "final gold of RLOO"),
         ],
         out / "robustness.png",
-        "mean ± SE over seeds",
+        "mean ± SE over runs",
     )
-    return "\n".join(
-        [
-            "# BSR and the baselines: robustness, hidden norms, downstream gold",
-            "",
-            md_table(["proxy", "seeds", *(c for _, c in COLUMNS)], rows),
-            "",
-            "![curves](curves.png)",
-            "",
-            "![robustness](robustness.png)",
-            "",
-        ]
-    )
+    return "\n".join([*lines, "![robustness](robustness.png)", ""])

@@ -4,24 +4,38 @@ forms R(d) = d (alpha - beta d) (best-of-n) and R(d) = d (alpha - beta ln d) (RL
 d = sqrt(KL), against the proxy's hidden width and the number of preference pairs.
 
 They found beta falling smoothly with the proxy's size (less over-optimization per unit of
-KL) and alpha_RL roughly constant. The coefficients here are fitted per run (every summary
-has them, ``fit_alpha`` and ``fit_beta``, for its own optimizer's form) and averaged over
-seeds: RL checkpoints of different seeds share a step, not a KL, so the seed-mean RL curve
-would average points at different d; for best-of-n, whose d depends on n only, the fit of
-the seed-mean curve is exactly the mean of the per-run fits (least squares is linear in y).
+KL) and alpha_RL roughly constant. Worlds are the clustering unit: how a quantity moves along
+an axis is measured within each world (least-squares slope per doubling over that world's
+runs) and summarized across worlds (:func:`simrl.stats.within_world_statistic`).
+
+The coefficients are fitted per run (every summary has them, ``fit_alpha`` and ``fit_beta``,
+for its own optimizer's form): RL checkpoints of different runs share a step, not a KL, so
+a mean RL curve would average points at different d; for best-of-n, whose d depends on n
+only, the fit of the mean curve is exactly the mean of the per-run fits (least squares is
+linear in y).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from simrl.reports._common import Run, curves_figure, fmt, grouped, md_table, ok_runs, summary_stat
-from simrl.stats import correlations, mean_se
+from simrl import effects as fx
+from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs, summary_stat
+from simrl.reports._figures import effects_figure, frontier_figure
+from simrl.reports._protocol import (
+    GOLD_END_AND_MATCHED,
+    Metric,
+    arm_tables,
+    effects_table,
+    saturation_note,
+    summary_metric,
+    write_effects,
+)
+from simrl.stats import within_world_statistic
 
 DEFAULT_WIDTH, DEFAULT_PAIRS = 32, 2000
 
@@ -59,7 +73,7 @@ def median(runs: list[Run], key: str) -> str:
 
 
 def fit_rows(runs: list[Run], opt: str) -> list[list[object]]:
-    """For one optimizer, per axis and value: alpha, beta and R^2 (mean ± SE over seeds of the
+    """For one optimizer, per axis and value: alpha, beta and R^2 (mean ± SE over runs of the
     per-run fits), the predicted peak (median) beside the measured one, and the final gold."""
     rows: list[list[object]] = []
     for axis, *_ in AXES:
@@ -103,60 +117,75 @@ def proxy_rows(runs: list[Run]) -> list[list[object]]:
     ]
 
 
-def trend(runs: list[Run], axis: str, key: str) -> dict[str, float]:
-    """How a per-run coefficient moves along an axis: the least-squares slope per doubling
-    (with its standard error) over runs, Spearman's rho over runs with a bootstrap 95%
-    interval, and how many of the steps between adjacent seed means go down."""
-    from scipy import stats
-
-    groups = on_axis(runs, axis)
-    pairs = [
-        (math.log2(v), r["summary"][key])
-        for v, rs in groups.items()
-        for r in rs
-        if r["summary"].get(key) is not None and math.isfinite(r["summary"][key])
-    ]
-    x, y = (np.array(a, float) for a in zip(*pairs, strict=True))
-    fit = stats.linregress(x, y)
-    rho = correlations(x, y)["spearman"]
-    means = [mean_se(r["summary"].get(key) for r in rs)[0] for rs in groups.values()]
-    down = sum(b < a for a, b in itertools.pairwise(means))
-    return {
-        "slope": float(fit.slope),
-        "slope_se": float(fit.stderr),
-        "rho": rho["r"],
-        "low": rho["low"],
-        "high": rho["high"],
-        "down": down,
-        "steps": len(means) - 1,
-    }
+def slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares slope of y on x along the last axis (vectorized)."""
+    xc = x - x.mean(axis=-1, keepdims=True)
+    den = (xc * xc).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            den > 0, (xc * (y - y.mean(axis=-1, keepdims=True))).sum(axis=-1) / den, np.nan
+        )
 
 
-def trend_rows(runs: list[Run]) -> list[list[object]]:
-    """One row per optimizer, axis and coefficient (see :func:`trend`)."""
-    rows: list[list[object]] = []
+TREND_METRICS = (
+    *(summary_metric(k, s) for k, s in COEFFICIENTS),
+    summary_metric("peak_gold", "gold peak"),
+    *GOLD_END_AND_MATCHED,
+)
+#: Gao et al. (section 3, RM size): beta falls and gold at a given KL rises with the proxy's
+#: size. No prediction for alpha or along the data axis.
+PREDICTED = {
+    "fit_beta": (-1, 0.0),
+    **{m.key: (1, 0.0) for m in GOLD_END_AND_MATCHED[1:]},
+}
+
+
+def trend(runs: list[Run], axis: str, metric: Metric) -> fx.Effect:
+    """How a per-run value moves along an axis: within each world, the least-squares slope
+    per doubling of the axis over that world's runs; summarized across worlds."""
+    xy: dict[int, tuple[list[float], list[float]]] = {}
+    for v, rs in on_axis(runs, axis).items():
+        for r in rs:
+            y = metric.get(r)
+            if y is not None:
+                xs, ys = xy.setdefault(fx.world_of(r), ([], []))
+                xs.append(math.log2(v))
+                ys.append(y)
+    return within_world_statistic(xy, slope)
+
+
+def trend_entries(runs: list[Run]) -> list[dict[str, object]]:
+    """effects.json entries: per optimizer, axis and metric, the within-world slope."""
+    entries: list[dict[str, object]] = []
     for opt in OPTIMIZERS:
         rs = [r for r in runs if optimizer(r) == opt]
         for axis, *_ in AXES:
             if len(on_axis(rs, axis)) < 3:  # too few sizes for a trend
                 continue
-            for key, sym in COEFFICIENTS:
-                t = trend(rs, axis, key)
-                rows.append(
-                    [
-                        opt,
-                        axis,
-                        sym,
-                        f"{t['slope']:+.3f} ± {t['slope_se']:.3f}",
-                        f"{t['rho']:+.2f} [{t['low']:+.2f}, {t['high']:+.2f}]",
-                        f"{t['down']}/{t['steps']}",
-                    ]
+            for m in TREND_METRICS:
+                e = trend(rs, axis, m)
+                direction, margin = (
+                    PREDICTED.get(m.key, (None, 0.0)) if axis == "width" else (None, 0.0)
                 )
-    return rows
+                entries.append(
+                    {
+                        "comparison": "slope per doubling, within worlds",
+                        "arm": f"{opt}, {axis}",
+                        "baseline": None,
+                        "metric": f"slope:{m.key}",
+                        "label": m.label,
+                        "digits": 3,
+                        **e.to_dict(),
+                        "direction": direction,
+                        "margin": margin if direction is not None else None,
+                        "verdict": None if direction is None else fx.verdict(e, direction, margin),
+                    }
+                )
+    return entries
 
 
 def coefficients_figure(runs: list[Run], path: Path) -> Path:
-    """alpha and beta (mean ± SE over seeds) against log2 width and log2 data: one panel per
+    """alpha and beta (mean ± SE over runs) against log2 width and log2 data: one panel per
     (coefficient, axis), one line per optimizer."""
     import matplotlib
 
@@ -189,7 +218,7 @@ def coefficients_figure(runs: list[Run], path: Path) -> Path:
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
     fig.suptitle(
-        "Gao et al. coefficients fitted per run: mean ± SE over seeds "
+        "Gao et al. coefficients fitted per run: mean ± SE over runs "
         "(best-of-n: d(α − β d), KL bound; RL: d(α − β ln d), exact KL)",
         fontsize=9,
     )
@@ -204,14 +233,23 @@ def curve_label(axis: str) -> Callable[[Run], str]:
     return lambda r: f"{r['config']['data']['n_pairs']:>5d} pairs"
 
 
+def arm(run: Run) -> str:
+    """``RL (RLOO), width 64``, ``best-of-n, 8000 pairs``, ``RL (RLOO), default``."""
+    h, n = run["config"]["rm"]["hidden"], run["config"]["data"]["n_pairs"]
+    where = "default" if (h, n) == (DEFAULT_WIDTH, DEFAULT_PAIRS) else ""
+    where = where or (f"width {h}" if n == DEFAULT_PAIRS else f"{n} pairs")
+    return f"{optimizer(run)}, {where}"
+
+
 def report(runs: list[Run], out: Path) -> str:
-    """Tables of the fitted coefficients, the proxy's accuracies and the trends; figures.
+    """Per-arm tables, the fitted coefficients, the proxy's accuracies and the within-world
+    trends; figures; effects.json.
 
     Args:
         runs: The stored runs of the spec (:func:`simrl.reports.read_store`); runs that did
             not finish are left out.
-        out: Directory for coefficients.png and the gold curves by width and by data for each
-            optimizer (``{width,data}_{rl,bon}.png``).
+        out: Directory for coefficients.png, effects.png and the gold at matched sqrt(KL) by
+            width and by data for each optimizer (``{width,data}_{rl,bon}.png``).
 
     Returns:
         The Markdown of the report.
@@ -222,14 +260,33 @@ def report(runs: list[Run], out: Path) -> str:
     for axis, *_ in AXES:
         for opt, tag in zip(OPTIMIZERS, ("rl", "bon"), strict=True):
             groups = on_axis([r for r in runs if optimizer(r) == opt], axis)
-            rs = [r for g in groups.values() for r in g]
-            if rs:
-                curves_figure(rs, curve_label(axis), out / f"{axis}_{tag}.png")
+            if groups:
+                label = curve_label(axis)
+                frontier_figure(
+                    {label(g[0]): g for g in groups.values()},
+                    out / f"{axis}_{tag}.png",
+                    title=f"{opt}, {axis}",
+                )
                 figures.append(f"![{axis}, {opt}]({axis}_{tag}.png)")
+    entries = trend_entries(runs)
+    write_effects(out, "capacity", entries)
+    if effects_figure(entries, out / "effects.png", "slope per doubling"):
+        figures.append("![effects](effects.png)")
+    by_arm = grouped(
+        sorted(
+            runs,
+            key=lambda r: (
+                optimizer(r),
+                r["config"]["data"]["n_pairs"],
+                r["config"]["rm"]["hidden"],
+            ),
+        ),
+        arm,
+    )
     fit_head = [
         "axis",
         "value",
-        "seeds",
+        "runs",
         "α",
         "β",
         "R²",
@@ -243,10 +300,28 @@ def report(runs: list[Run], out: Path) -> str:
         [
             "# Scaling with reward-model width and data (Gao et al. 2023, §3)",
             "",
+            f"{len(runs)} runs in {len({fx.world_of(r) for r in runs})} worlds. "
+            "Width runs use 2000 pairs, data runs width 32.",
+            "",
+            arm_tables(
+                by_arm,
+                (*TREND_METRICS[:2], summary_metric("fit_r2", "R²", 2), *TREND_METRICS[2:]),
+                "proxy",
+            ),
+            saturation_note(by_arm),
+            "",
+            "Trends, within worlds: per world the least-squares slope per doubling of the "
+            "axis over that world's runs, then the mean over worlds ± SE, a bootstrap 95% CI "
+            "(worlds, then runs within each world), a Wilcoxon p over the per-world slopes "
+            "(with 4 worlds it cannot go below 0.125; no verdict below 4 worlds) and the "
+            "worlds agreeing in sign. Predictions (width axis only): Gao et al.'s, β falls "
+            "and gold at a given KL rises with the proxy's size.",
+            "",
+            effects_table(entries),
+            "",
             "α, β and R² of Gao et al.'s form for the run's optimizer, fitted per run; mean ± SE "
-            "over seeds. Width runs use 2000 pairs, data runs width 32. Predicted peak: "
-            "d* = α/(2β) (best-of-n) or exp(α/β − 1) (RL) and the form's value there, median "
-            "over the runs with β > 0.",
+            "over runs. Predicted peak: d* = α/(2β) (best-of-n) or exp(α/β − 1) (RL) and the "
+            "form's value there, median over the runs with β > 0.",
             "",
             "RL (RLOO), d(α − β ln d), exact KL:",
             "",
@@ -261,23 +336,8 @@ def report(runs: list[Run], out: Path) -> str:
             "prompts, and the Bayes accuracy of the in-domain pairs.",
             "",
             md_table(
-                ["axis", "value", "seeds", "train", "in-domain test", "held-out prompts", "Bayes"],
+                ["axis", "value", "runs", "train", "in-domain test", "held-out prompts", "Bayes"],
                 proxy_rows(runs),
-            ),
-            "",
-            "Trends over runs: least-squares slope per doubling (± SE), Spearman ρ with a "
-            "bootstrap 95% interval, and how many steps between adjacent seed means go down.",
-            "",
-            md_table(
-                [
-                    "optimizer",
-                    "axis",
-                    "coefficient",
-                    "slope per doubling",
-                    "Spearman ρ",
-                    "steps down",
-                ],
-                trend_rows(runs),
             ),
             "",
             "![coefficients](coefficients.png)",

@@ -1,7 +1,7 @@
 """The shape of over-optimization (Gao, Schulman & Hilton 2023): gold rises then falls
 against d = sqrt(KL) for best-of-n and for RL, their forms d(alpha - beta d) and
 d(alpha - beta ln d) fit, and more preference data and less label noise should move the
-peak up and to the right."""
+peak up and to the right. Baseline: RL on the default world (2000 pairs, label noise 0.1)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,25 @@ from pathlib import Path
 
 from simrl.analysis import fit_gao
 from simrl.plots import mean_curve
-from simrl.reports._common import Run, curves_figure, fmt, grouped, md_table, ok_runs, summary_stat
+from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs, summary_stat
+from simrl.reports._figures import frontier_figure
+from simrl.reports._protocol import (
+    GOLD_END_AND_MATCHED,
+    Comparison,
+    protocol_page,
+    summary_metric,
+)
+from simrl.stats import median_iqr
 
 DEFAULT_PAIRS, DEFAULT_NOISE = 2000, 0.1
+BASELINE = "RL, default"
+PEAK = (summary_metric("peak_gold", "gold peak"), summary_metric("peak_sqrt_kl", "peak at √KL", 2))
+METRICS = (*PEAK, *GOLD_END_AND_MATCHED)
+TABLE = (
+    *METRICS,
+    summary_metric("final_sqrt_kl", "final √KL", 2),
+    summary_metric("rm_test_acc", "proxy test acc."),
+)
 
 
 def optimizer(run: Run) -> str:
@@ -19,9 +35,32 @@ def optimizer(run: Run) -> str:
     return "best-of-n" if run["config"]["policy"]["optimizer"] == "bon" else "RL (RLOO)"
 
 
+def arm(run: Run) -> str:
+    """``RL, default``, ``RL, 8000 pairs``, ``RL, noise 0``, ``best-of-n, default``."""
+    opt = "best-of-n" if run["config"]["policy"]["optimizer"] == "bon" else "RL"
+    n, eps = run["config"]["data"]["n_pairs"], run["config"]["gold"]["label_noise"]
+    parts = [f"{n} pairs"] * (n != DEFAULT_PAIRS) + [f"noise {eps:g}"] * (eps != DEFAULT_NOISE)
+    return f"{opt}, " + (", ".join(parts) or "default")
+
+
+def predicted(better: bool) -> dict[str, tuple[int, float]]:
+    """Gao et al.: a better proxy (more data, less noise) peaks higher and later and has more
+    gold at every KL; a worse one the opposite. No prediction for the final gold."""
+    s = 1 if better else -1
+    return {m.key: (s, 0.0) for m in (*PEAK, *GOLD_END_AND_MATCHED[1:])}
+
+
+def _median(runs: list[Run], key: str, digits: int) -> str:
+    """Median [IQR] of a summary value: the predicted peak exp(alpha / beta - 1) of the RL
+    form explodes as beta goes to 0, so its mean says little."""
+    med, q1, q3, n = median_iqr(r["summary"].get(key) for r in runs)
+    return f"{med:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]" if n else "n/a"
+
+
 def fit_rows(runs: list[Run]) -> list[list[str]]:
-    """Per optimizer: the form fitted to each seed (mean ± SE of alpha, beta, R^2 and the
-    predicted peak) and to the seed-mean curve, beside the measured peak."""
+    """Per optimizer: the form fitted to each run (mean ± SE of alpha, beta, R^2 on the whole
+    curve and before saturation, and the predicted peak) and to the mean curve, beside the
+    measured peak."""
     rows = []
     for name, rs in grouped(runs, optimizer).items():
         form = "bon" if name == "best-of-n" else "rl"
@@ -34,100 +73,98 @@ def fit_rows(runs: list[Run]) -> list[list[str]]:
                 fmt(summary_stat(rs, "fit_alpha")),
                 fmt(summary_stat(rs, "fit_beta")),
                 fmt(summary_stat(rs, "fit_r2")),
+                fmt(summary_stat(rs, "fit_r2_presat")),
                 f"{pooled['r2']:.3f}",
-                fmt(summary_stat(rs, "fit_peak_sqrt_kl"), 2),
+                _median(rs, "fit_peak_sqrt_kl", 2),
                 fmt(summary_stat(rs, "peak_sqrt_kl"), 2),
-                fmt(summary_stat(rs, "fit_peak_gold")),
+                _median(rs, "fit_peak_gold", 3),
                 fmt(summary_stat(rs, "peak_gold")),
             ]
         )
     return rows
 
 
-def axis_rows(
-    runs: list[Run], section: str, key: str, other: tuple[str, str, object]
-) -> list[list[str]]:
-    """Peak and end of the RL curve for each value of ``section.key`` (the other axis at its
-    default)."""
-    osec, okey, oval = other
-    rs = [r for r in runs if optimizer(r) == "RL (RLOO)" and r["config"][osec][okey] == oval]
-    groups = sorted(grouped(rs, lambda r: r["config"][section][key]).items())
-    return [
-        [
-            v,
-            len(g),
-            fmt(summary_stat(g, "peak_gold")),
-            fmt(summary_stat(g, "peak_sqrt_kl"), 2),
-            fmt(summary_stat(g, "final_gold")),
-            fmt(summary_stat(g, "rm_test_acc")),
-        ]
-        for v, g in groups
-    ]
+def _sorted(groups: dict[str, list[Run]], key: str, section: str) -> dict[str, list[Run]]:
+    return dict(sorted(groups.items(), key=lambda kv: kv[1][0]["config"][section][key]))
 
 
 def report(runs: list[Run], out: Path) -> str:
-    """Fit table, data and noise tables; curves by optimizer, by data size, by label noise."""
+    """Per-arm tables, paired effects of data size and label noise against the default,
+    the fit table; frontier figures by optimizer, data size and noise; effects.json."""
     runs = ok_runs(runs)
-    default = [
-        r
-        for r in runs
-        if r["config"]["data"]["n_pairs"] == DEFAULT_PAIRS
-        and r["config"]["gold"]["label_noise"] == DEFAULT_NOISE
-    ]
-    curves_figure(default, optimizer, out / "curves.png")
-    rl = [r for r in runs if optimizer(r) == "RL (RLOO)"]
-    curves_figure(
-        [r for r in rl if r["config"]["gold"]["label_noise"] == DEFAULT_NOISE],
-        lambda r: f"n_pairs={r['config']['data']['n_pairs']}",
-        out / "data.png",
+    groups = grouped(runs, arm)
+    if BASELINE in groups:
+        groups = {BASELINE: groups[BASELINE], **groups}
+    rl = {g: rs for g, rs in groups.items() if g.startswith("RL")}
+    data = [g for g in rl if g.endswith("pairs")]
+    noise = [g for g in rl if "noise" in g]
+
+    def is_better(g: str) -> bool:
+        rs = groups[g]
+        return (
+            rs[0]["config"]["data"]["n_pairs"] > DEFAULT_PAIRS
+            or rs[0]["config"]["gold"]["label_noise"] < DEFAULT_NOISE
+        )
+
+    pred = {(g, k): v for g in (*data, *noise) for k, v in predicted(is_better(g)).items()}
+    lines, _ = protocol_page(
+        "The shape of over-optimization (Gao et al. 2023)",
+        "scaling",
+        runs,
+        arm,
+        groups,
+        TABLE,
+        [
+            Comparison("preference data (RL)", BASELINE, data, METRICS, pred),
+            Comparison("label noise (RL)", BASELINE, noise, METRICS, pred),
+        ],
+        out,
+        intro=[
+            f"Baseline: **{BASELINE}** ({DEFAULT_PAIRS} pairs, label noise {DEFAULT_NOISE:g}). "
+            "Predictions: Gao et al.'s, a better proxy (more data, less noise) peaks higher "
+            "and later and has more gold at a given KL.",
+            "",
+        ],
+        frontier=False,
     )
-    curves_figure(
-        [r for r in rl if r["config"]["data"]["n_pairs"] == DEFAULT_PAIRS],
-        lambda r: f"label_noise={r['config']['gold']['label_noise']:g}",
-        out / "noise.png",
+    default = {g: rs for g, rs in groups.items() if g.endswith("default")}
+    frontier_figure(default, out / "curves.png", title="default world")
+    by_data = _sorted({g: groups[g] for g in (BASELINE, *data) if g in groups}, "n_pairs", "data")
+    frontier_figure(by_data, out / "data.png", title="preference data")
+    by_noise = _sorted(
+        {g: groups[g] for g in (BASELINE, *noise) if g in groups}, "label_noise", "gold"
     )
-    head = ["", "runs", "peak gold", "peak at sqrt(KL)", "final gold", "proxy test acc."]
+    frontier_figure(by_noise, out / "noise.png", title="label noise")
+    fits = [r for r in runs if arm(r).endswith("default")]
     return "\n".join(
         [
-            "# The shape of over-optimization (Gao et al. 2023)",
-            "",
-            "Fits of d(α − β d) (best-of-n) and d(α − β ln d) (RL) to the gold curve; α, β, R² "
-            "and the predicted peak are per seed (mean ± SE); 'R² of mean' fits the seed-mean "
-            "curve.",
+            *lines,
+            "Fits of d(α − β d) (best-of-n) and d(α − β ln d) (RL) to the gold curve of the "
+            "default arms; α, β and R² are per run (mean ± SE), the predicted peak per run "
+            "(median [IQR]); 'R² before "
+            "saturation' fits the curve up to the point the policy saturates (n/a: runs made "
+            "before it was recorded); 'R² of mean' fits the step-wise mean curve.",
             "",
             md_table(
                 [
                     "optimizer",
-                    "seeds",
+                    "runs",
                     "α",
                     "β",
                     "R²",
+                    "R² before saturation",
                     "R² of mean",
-                    "predicted peak d*",
+                    "predicted peak d* (median)",
                     "measured peak d",
-                    "predicted peak gold",
+                    "predicted peak gold (median)",
                     "measured peak gold",
                 ],
-                fit_rows(default),
+                fit_rows(fits),
             ),
             "",
             "![curves](curves.png)",
             "",
-            "More preference data (label noise 0.1):",
-            "",
-            md_table(
-                ["n_pairs", *head[1:]],
-                axis_rows(runs, "data", "n_pairs", ("gold", "label_noise", DEFAULT_NOISE)),
-            ),
-            "",
             "![data](data.png)",
-            "",
-            "Less label noise (2000 pairs):",
-            "",
-            md_table(
-                ["label_noise", *head[1:]],
-                axis_rows(runs, "gold", "label_noise", ("data", "n_pairs", DEFAULT_PAIRS)),
-            ),
             "",
             "![noise](noise.png)",
             "",

@@ -8,11 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
-from simrl.reports._common import Run, curves_figure, fmt, md_table, ok_runs, summary_stat
+from simrl.effects import metric_value
+from simrl.reports._common import Run, ok_runs
+from simrl.reports._protocol import (
+    GOLD_END_AND_MATCHED,
+    Comparison,
+    Metric,
+    protocol_page,
+    summary_metric,
+)
 
 
 def lengths_figure(runs: list[Run], path: Path) -> Path:
-    """Exact response-length distributions, reference vs optimized, mean ± SE over seeds."""
+    """Exact response-length distributions, reference vs optimized, mean ± SE over runs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -40,73 +48,71 @@ def lengths_figure(runs: list[Run], path: Path) -> Path:
         )
     ax.set_xticks(np.arange(arr.shape[1]))
     ax.set_xlabel("response length (tokens)")
-    ax.set_ylabel("probability (exact), mean over seeds")
+    ax.set_ylabel("probability (exact), mean over runs")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return _save(fig, path)
 
 
+def _change(final: str, ref: str, label: str) -> Metric:
+    def get(run: Run) -> float | None:
+        a, b = metric_value(run, final), metric_value(run, ref)
+        return None if a is None or b is None else a - b
+
+    return Metric(f"{final}-{ref}", label, get, 2)
+
+
+ARM = "verbosity preset"
+CHANGES = (
+    _change("final_length", "ref_length", "Δ length"),
+    _change("final_polite", "ref_polite", "Δ polite tokens"),
+    summary_metric("final_proxy", "final proxy", 2),
+    summary_metric("overoptimization", "gold peak − final gold", 2),
+    *GOLD_END_AND_MATCHED,
+)
+TABLE = (
+    summary_metric("ref_length", "reference length", 2),
+    summary_metric("final_length", "final length", 2),
+    summary_metric("ref_polite", "reference polite", 2),
+    summary_metric("final_polite", "final polite", 2),
+    summary_metric("peak_gold", "gold peak"),
+    summary_metric("peak_sqrt_kl", "peak at √KL", 2),
+    *CHANGES[2:],
+    summary_metric("rm_test_acc", "proxy test acc."),
+)
+#: Source 003: RL against a proxy that learned "longer and more polite is better" writes
+#: longer, more polite responses, which the proxy scores higher and the gold, past its peak,
+#: lower.
+PREDICTED = {m.key: (1, 0.0) for m in CHANGES[:4]}
+
+
 def report(runs: list[Run], out: Path) -> str:
-    """Before/after length and politeness, gold and proxy; lengths.png and curves.png."""
+    """Per-arm tables, the changes from the reference policy summarized over worlds,
+    lengths.png, frontier.png; effects.json."""
     runs = ok_runs(runs)
-    keys = [
-        ("ref_length", "final_length", "mean length"),
-        ("ref_polite", "final_polite", "polite tokens per response"),
-    ]
-    rows = [
-        [label, fmt(summary_stat(runs, a), 2), fmt(summary_stat(runs, b), 2)]
-        for a, b, label in keys
-    ]
-    rows += [
-        ["gold", "0 (by normalization)", fmt(summary_stat(runs, "final_gold"), 2)],
-        ["proxy", "0 (by normalization)", fmt(summary_stat(runs, "final_proxy"), 2)],
-    ]
-    peak = md_table(
-        ["gold peak", "at sqrt(KL)", "over-optimization", "proxy test acc."],
+    groups = {ARM: runs}
+    lines, _ = protocol_page(
+        "Verbosity: longer, more polite, worse",
+        "verbosity",
+        runs,
+        lambda r: ARM,
+        groups,
+        TABLE,
         [
-            [
-                fmt(summary_stat(runs, "peak_gold")),
-                fmt(summary_stat(runs, "peak_sqrt_kl"), 2),
-                fmt(summary_stat(runs, "overoptimization")),
-                fmt(summary_stat(runs, "rm_test_acc")),
-            ]
+            Comparison(
+                "the optimized policy against the reference policy", None, [ARM], CHANGES, PREDICTED
+            )
         ],
-    )
-    per_seed = md_table(
-        ["seed", "final length", "polite tokens", "final gold", "final proxy", "gold peak"],
-        [
-            [
-                r["config"]["seed"],
-                f"{r['summary']['final_length']:.2f}",
-                f"{r['summary']['final_polite']:.2f}",
-                f"{r['summary']['final_gold']:.2f}",
-                f"{r['summary']['final_proxy']:.2f}",
-                f"{r['summary']['peak_gold']:.2f}",
-            ]
-            for r in sorted(runs, key=lambda r: r["config"]["seed"])
+        out,
+        what="setting",
+        intro=[
+            "Length and politeness are exact expectations under each policy; gold and proxy "
+            "are 0 for the reference policy by normalization, so final proxy and gold are "
+            "changes from it. The effects below are per-run changes, summarized over worlds "
+            "like a paired difference (the reference policy is each run's own baseline).",
+            "",
         ],
     )
     lengths_figure(runs, out / "lengths.png")
-    curves_figure(runs, lambda r: "verbosity preset", out / "curves.png")
-    return "\n".join(
-        [
-            "# Verbosity: longer, more polite, worse",
-            "",
-            f"{len(runs)} seeds; mean ± SE over seeds; length and politeness are exact "
-            "expectations under each policy.",
-            "",
-            md_table(["", "reference policy", "after RLOO on the proxy"], rows),
-            "",
-            peak,
-            "",
-            "Per seed:",
-            "",
-            per_seed,
-            "",
-            "![lengths](lengths.png)",
-            "",
-            "![curves](curves.png)",
-            "",
-        ]
-    )
+    return "\n".join([*lines, "![lengths](lengths.png)", ""])

@@ -1,0 +1,269 @@
+"""docs/findings.md: one table of every published finding the experiment pages test, with
+simrl's effect across worlds and a verdict, built from each page's ``effects.json``.
+
+The registry :data:`FINDINGS` maps a finding to (page, arm, metrics, predicted direction).
+A finding checked at several metrics (e.g. gold at the end and at matched sqrt(KL) budgets)
+gets one verdict per metric (:func:`simrl.effects.verdict`) and one overall
+(:func:`simrl.effects.combine`). Later experiments add rows here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simrl.effects import Effect, combine, verdict
+from simrl.reports._common import BUDGETS, md_table
+
+MATCHED = tuple(f"gold_at_sqrt_kl={d:g}" for d in BUDGETS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A published claim and where simrl tests it.
+
+    Attributes:
+        paper: Short citation.
+        claim: The claim, in a sentence.
+        reported: What the paper reports (a number where it gives one).
+        page: The experiment page (docs/experiments/<page>.md and its effects.json).
+        arm: The arm of the page's effects (``effects.json`` ``arm``).
+        metrics: Metric keys of that arm; the first is shown, all get a verdict.
+        direction: Predicted sign of arm - baseline (0: no effect, within ``margin``).
+        margin: For ``direction = 0``.
+    """
+
+    paper: str
+    claim: str
+    reported: str
+    page: str
+    arm: str
+    metrics: tuple[str, ...]
+    direction: int
+    margin: float = 0.0
+
+
+GAO = "Gao, Schulman & Hilton 2023"
+HONG = "Hong et al. 2025 (BSR)"
+FINDINGS: tuple[Finding, ...] = (
+    Finding(
+        GAO,
+        "The KL penalty acts like early stopping: it does not change gold at a given KL",
+        "qualitative: penalized and unpenalized RL runs share one gold-vs-KL frontier",
+        "kl_penalty",
+        "kl_coef=0.3",
+        MATCHED,
+        0,
+        0.1,
+    ),
+    Finding(
+        "Liu et al. 2025 (KL regularization)",
+        "k2 as a sequence-level loss has the gradient of k1 in the reward, on-policy",
+        "exact (derivation); simrl: final √KL of k2 within ±0.5 of k1 at kl_coef 0.3",
+        "kl_penalty",
+        "kl_coef=0.3, k2",
+        ("final_sqrt_kl",),
+        0,
+        0.5,
+    ),
+    Finding(
+        GAO,
+        "More preference data: a higher gold peak and more gold at a given KL",
+        "qualitative (the RM data-size sweep)",
+        "scaling",
+        "RL, 8000 pairs",
+        ("peak_gold", *MATCHED),
+        1,
+    ),
+    Finding(
+        GAO,
+        "β of the RL form falls as the proxy grows",
+        "qualitative: β falls smoothly with RM size; α_RL roughly constant",
+        "capacity",
+        "RL (RLOO), width",
+        ("slope:fit_beta",),
+        -1,
+    ),
+    Finding(
+        GAO,
+        "β of the best-of-n form falls as the proxy grows",
+        "qualitative: β falls smoothly with RM size",
+        "capacity",
+        "best-of-n, width",
+        ("slope:fit_beta",),
+        -1,
+    ),
+    Finding(
+        GAO,
+        "A larger proxy gives more gold at a given KL (RL)",
+        "qualitative",
+        "capacity",
+        "RL (RLOO), width",
+        tuple(f"slope:{m}" for m in MATCHED),
+        1,
+    ),
+    Finding(
+        HONG,
+        "BSR keeps in-domain accuracy",
+        "comparable in-domain accuracy to BT",
+        "bsr",
+        "BSR 0.001",
+        ("rm_acc_in_domain",),
+        0,
+        0.01,
+    ),
+    Finding(
+        HONG,
+        "BSR ranks better out of domain than BT (prompt-, response-, mutual-OOD)",
+        "improves robustness in all four over-optimization scenarios",
+        "bsr",
+        "BSR 0.001",
+        ("rm_tau_mutual_ood", "rm_tau_prompt_ood", "rm_tau_response_ood"),
+        1,
+    ),
+    Finding(
+        HONG,
+        "BT's hidden-state norms are excessively dispersed; BSR reduces the dispersion",
+        "dispersion of hidden-state norms named as the main source of over-optimization",
+        "bsr",
+        "BSR 0.001",
+        ("rm_hnorm_centered_cv",),
+        -1,
+    ),
+    Finding(
+        HONG,
+        "A policy optimized against the BSR proxy keeps more gold than against BT",
+        "better downstream alignment with BSR",
+        "bsr",
+        "BSR 0.001",
+        ("final_gold", *MATCHED),
+        1,
+    ),
+    Finding(
+        "Source 000 (regularization against underdetermination)",
+        "A penalty on (r_w + r_l)² keeps the reward scores from drifting",
+        "qualitative",
+        "regularization",
+        "centering 0.01, 30 epochs",
+        ("abs_last_reward_mean",),
+        -1,
+    ),
+    Finding(
+        "Source 003 (the reward model as environment)",
+        "RL against a proxy that favours length writes longer responses",
+        "qualitative",
+        "verbosity",
+        "verbosity preset",
+        ("final_length-ref_length",),
+        1,
+    ),
+    Finding(
+        "Source 003 (the reward model as environment)",
+        "... and the gold falls past its peak",
+        "qualitative",
+        "verbosity",
+        "verbosity preset",
+        ("overoptimization",),
+        1,
+    ),
+    Finding(
+        "Wen et al. 2025",
+        "Proxy accuracy correlates weakly positively with the NDR of the RL policy",
+        "'a weak positive correlation between accuracy and downstream performance'",
+        "accuracy",
+        "RLOO",
+        ("spearman:rm_test_acc:denoised:ndr",),
+        1,
+    ),
+    Finding(
+        "Kim et al. 2025",
+        "Several responses per prompt predict the policy better than pair accuracy",
+        "qualitative",
+        "accuracy",
+        "RLOO",
+        ("spearman:tau-minus-pair:ndr",),
+        1,
+    ),
+)
+
+
+def load_effects(docs: Path) -> dict[str, list[dict[str, Any]]]:
+    """``page -> effects`` of every ``docs/<page>/effects.json``."""
+    out = {}
+    for path in sorted(Path(docs).glob("*/effects.json")):
+        payload = json.loads(path.read_text())
+        out[payload.get("page", path.parent.name)] = payload["effects"]
+    return out
+
+
+def _effect(e: dict[str, Any]) -> Effect:
+    nan = float("nan")
+    return Effect(
+        *(nan if e[k] is None else e[k] for k in ("mean", "se", "low", "high", "p")),
+        e["agree"],
+        e["n_worlds"],
+        e["n_pairs"],
+        e["dropped"],
+        {},
+    )
+
+
+def _shown(e: dict[str, Any]) -> str:
+    if e["mean"] is None:
+        return "n/a"
+    k = e.get("digits", 3)
+    se = f" ± {e['se']:.{k}f}" if e["se"] is not None else ""
+    ci = (
+        f" [{e['low']:+.{k}f}, {e['high']:+.{k}f}]"
+        if e["low"] is not None and e["high"] is not None
+        else ""
+    )
+    return f"{e['mean']:+.{k}f}{se}{ci}; {e['agree']}/{e['n_worlds']} worlds"
+
+
+def finding_row(f: Finding, effects: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Paper, claim, reported, simrl's effect (first metric), per-metric verdicts, the
+    overall verdict and the page link."""
+    link = f"[{f.page}](experiments/{f.page}.md)"
+    if f.page not in effects:
+        return [f.paper, f.claim, f.reported, "page not run yet", "", "n/a", link]
+    by = {e["metric"]: e for e in effects[f.page] if e["arm"] == f.arm}
+    verdicts, parts = [], []
+    for m in f.metrics:
+        e = by.get(m)
+        v = "n/a" if e is None else verdict(_effect(e), f.direction, f.margin)
+        verdicts.append(v)
+        parts.append(f"{e['label'] if e else m}: {v}")
+    first = by.get(f.metrics[0])
+    shown = (first["label"] + " " + _shown(first)) if first else "not in effects.json"
+    points = "; ".join(parts) if len(f.metrics) > 1 else ""
+    return [f.paper, f.claim, f.reported, shown, points, combine(verdicts), link]
+
+
+PREAMBLE = """# Findings
+
+Every published finding the [experiment pages](index.md#next) test, with simrl's effect and a
+verdict. Generated by `simrl findings` from `docs/experiments/*/effects.json` (written by each
+page's `simrl experiment` command); do not edit by hand.
+
+Effects are paired by (world, seed) against the page's baseline (or measured within each
+world, for correlations and trends), summarized as the mean of per-world effects ± SE over
+worlds [bootstrap 95% CI, worlds then seeds], and the number of worlds agreeing in sign.
+Verdict per metric: **reproduced** where the CI excludes 0 in the paper's direction,
+**reversed** where it excludes 0 in the other, else **not reproduced**; for a claim of no
+effect, reproduced where the CI lies within the stated margin and reversed where it excludes
+0. Overall: reproduced at every metric → reproduced; at some but not all → **partly**;
+nowhere but reversed somewhere → reversed; else not reproduced. No verdict ("n/a") from
+fewer than 4 worlds.
+"""
+
+
+def findings_markdown(docs: Path) -> str:
+    """The whole of docs/findings.md from the effects.json files under ``docs``."""
+    effects = load_effects(docs)
+    head = ["paper", "claim", "the paper reports", "simrl (first metric)", "per metric"]
+    head += ["verdict", "page"]
+    rows = [finding_row(f, effects) for f in FINDINGS]
+    return PREAMBLE + "\n" + md_table(head, rows) + "\n"
