@@ -199,15 +199,19 @@ class RMConfig:
         range=(0.0, 1e6),
     )
     ensemble_size: int = _f(
-        1, "Members k of a proxy ensemble (different initializations).", range=(1, 64)
+        1,
+        "Members k of a proxy ensemble (different initializations; warm: one shared).",
+        range=(1, 64),
     )
     ensemble_bootstrap: bool = _f(
         False, "Fit each member on its own bootstrap resample of the pairs."
     )
     ensemble_mode: str = _f(
         "mean",
-        "How members combine: mean, min (worst case) or uwo (mean - lambda var).",
-        choices=("mean", "min", "uwo"),
+        "How members combine: mean, min (worst case), uwo (mean - lambda var), or warm "
+        "(fine-tuned from one shared initialization, then their weights averaged into one "
+        "network; Rame et al. 2024).",
+        choices=("mean", "min", "uwo", "warm"),
     )
     ensemble_lambda: float = _f(
         1.0, "Variance weight lambda of the uwo ensemble.", range=(0.0, 1e6)
