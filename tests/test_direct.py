@@ -4,23 +4,18 @@ the optimizer's contract."""
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import numpy as np
 import pytest
-from scipy.optimize import minimize
 
-from simrl.config import PolicyConfig, from_dict
+from simrl.config import PolicyConfig
 from simrl.data import PreferencePairs
 from simrl.direct import LOSSES, label_by_proxy, optimize_direct
 from simrl.kernels import direct as kd
 from simrl.kernels.softmax import log_softmax_table
-from simrl.policy import (
-    TabularPolicy,
-    compose_logits,
-    enumerate_responses,
-    reference_policy,
-    shared_logit_grads,
-)
-from simrl.world import Gold
+from simrl.policy import TabularPolicy, compose_logits, shared_logit_grads
 from tests.conftest import random_logits
 
 KINDS = ("dpo", "ipo", "slic", "chipo")
@@ -168,73 +163,13 @@ def test_chipo_in_log_space_does_not_overflow():
     assert kd.chipo_margin.py_func(l_w, l_l, beta) == pytest.approx(direct, rel=1e-14)
 
 
-def tiny_world(tau: float):
-    cfg = from_dict(
-        {
-            "world": {"n_prompts": 2, "vocab_size": 2, "max_len": 2, "ref_len": 1.0},
-            "gold": {"polite_tokens": 1, "tau": tau},
-        }
-    )
-    return reference_policy(cfg.world, 1), Gold.from_config(cfg.world, cfg.gold)
-
-
-def population_optimum(kind: str, beta: float, tau: float):
-    """Minimize the exact population loss of ``kind``: every ordered pair of the 7 responses
-    per prompt, weighted by pi_ref(y1) pi_ref(y2) sigma((r*1 - r*2)/tau), no label noise;
-    per-state logits (no sharing), so any response distribution is representable."""
-    ref, gold = tiny_world(tau)
-    P = ref.shape[0]
-    tokens, lengths = enumerate_responses(2, 2)
-    n = len(lengths)
-    rows = []
-    for x in range(P):
-        px = np.full(n, x, np.int64)
-        r = gold.rewards(px, tokens, lengths)
-        p_ref = np.exp(ref.sequence_logprobs(px, tokens, lengths))
-        for i in range(n):
-            for j in range(n):
-                if i != j:
-                    w = p_ref[i] * p_ref[j] / (1.0 + np.exp(-(r[i] - r[j]) / tau)) / P
-                    rows.append((x, i, j, w))
-    x_, i_, j_, w_ = (np.array(c) for c in zip(*rows, strict=True))
-    x_, i_, j_ = x_.astype(np.int64), i_.astype(np.int64), j_.astype(np.int64)
-    args = (x_, tokens[i_], lengths[i_], ref.sequence_logprobs(x_, tokens[i_], lengths[i_]))
-    args += (tokens[j_], lengths[j_], ref.sequence_logprobs(x_, tokens[j_], lengths[j_]))
-    margins = np.zeros(len(w_))
-    shape = ref.logits.shape
-
-    def f(flat):
-        g = np.zeros(shape)
-        logp = log_softmax_table(flat.reshape(shape))
-        loss = kd.pairs_loss_grad(logp, *args, w_, LOSSES[kind], beta, np.inf, g, margins)
-        return loss, g.ravel()
-
-    res = minimize(
-        f,
-        ref.logits.ravel().copy(),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": 20000, "ftol": 1e-16, "gtol": 1e-13},
-    )
-    policy = TabularPolicy(res.x.reshape(shape))
-    out = []
-    for x in range(P):
-        px = np.full(n, x, np.int64)
-        ratio = policy.sequence_logprobs(px, tokens, lengths) - ref.sequence_logprobs(
-            px, tokens, lengths
-        )
-        out.append(
-            (
-                ratio,
-                gold.rewards(px, tokens, lengths),
-                policy.sequence_logprobs(px, tokens, lengths),
-            )
-        )
-    return policy, ref, out
+EXAMPLE = runpy.run_path(
+    str(Path(__file__).parents[1] / "examples" / "direct_population.py"), run_name="example"
+)
 
 
 def test_population_minimizers_dpo_and_chipo():
-    """Rafailov et al. (2023) eq. 5: beta log pi/pi_ref = r*/tau + c(x) at the optimum of the
+    """Rafailov et al. (2023), section 4: beta log pi/pi_ref = r*/tau + c(x) at the optimum of the
     population DPO loss, so KL(pi || pi_ref) ~ Var_ref(r*/tau) / (2 beta^2) for large beta.
     chiPO's optimum has beta phi(pi/pi_ref) = r*/tau + c(x) instead; phi(z) ~ 1 + 2 (z - 1)
     near z = 1 halves the log-ratios, so at large beta its KL is a quarter of DPO's."""
@@ -243,13 +178,12 @@ def test_population_minimizers_dpo_and_chipo():
     kls: dict[str, list[float]] = {"dpo": [], "chipo": []}
     for kind in kls:
         for beta in [1.0, 4.0, *betas]:
-            policy, ref, per_prompt = population_optimum(kind, beta, tau)
-            for ratio, r, logp in per_prompt:
-                implicit = beta * (np.exp(ratio) + ratio if kind == "chipo" else ratio)
-                assert (np.exp(logp) > 1e-6).all()  # every response keeps some probability
-                assert np.ptp(implicit - r / tau) < 1e-4, (kind, beta)
+            o = EXAMPLE["population_optimum"](kind, beta, tau)
+            resid = EXAMPLE["implicit_reward"](kind, beta, o["ratio"]) - o["gold"] / tau
+            assert (np.exp(o["logp"]) > 1e-6).all()  # every response keeps some probability
+            assert np.ptp(resid, axis=1).max() < 1e-4, (kind, beta)
             if beta in betas:
-                kls[kind].append(policy.kl(ref).mean())
+                kls[kind].append(o["policy"].kl(o["ref"]).mean())
     slope = np.polyfit(np.log(betas), np.log(kls["dpo"]), 1)[0]
     assert -2.2 < slope < -1.8, slope
     assert kls["chipo"][-1] / kls["dpo"][-1] == pytest.approx(0.25, abs=0.01)

@@ -5,8 +5,10 @@ For a pair (x, y_w, y_l) (y_w preferred) let ``l_w = log pi(y_w|x) - log pi_ref(
 (:func:`simrl.kernels.sampling.sequence_logprobs`), and ``h = l_w - l_l``:
 
 * DPO (Rafailov et al. 2023, eq. 7): ``-log sigma(beta h)``;
-* IPO (Azar et al. 2023, eq. 17, with their tau written beta): ``(h - 1/(2 beta))^2``;
-* SLiC (Zhao et al. 2023, the calibration hinge on the DPO margin): ``max(0, 1 - beta h)``;
+* IPO (Azar et al. 2023, the empirical IPO loss with their tau written beta):
+  ``(h - 1/(2 beta))^2``;
+* SLiC (Zhao et al. 2023; the hinge on the reference-relative margin, as Rafailov et al.
+  2024 compare it with DPO and IPO): ``max(0, 1 - beta h)``;
 * chiPO (Huang et al. 2024, Algorithm 1): with z = pi/pi_ref and phi(z) = z + log z,
   ``-log sigma(clip_{2 R_max}[beta phi(z_w) - beta phi(z_l)])`` where
   ``clip_R(v) = max(min(v, R), -R)`` clips the *margin* (not each implicit reward).
