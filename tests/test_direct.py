@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import random_logits
 
 from simrl.config import PolicyConfig
 from simrl.data import PreferencePairs
@@ -16,7 +17,6 @@ from simrl.direct import LOSSES, label_by_proxy, optimize_direct
 from simrl.kernels import direct as kd
 from simrl.kernels.softmax import log_softmax_table
 from simrl.policy import TabularPolicy, compose_logits, shared_logit_grads
-from tests.conftest import random_logits
 
 KINDS = ("dpo", "ipo", "slic", "chipo")
 

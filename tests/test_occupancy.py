@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_logits
 from hypothesis import given
 from hypothesis import strategies as st
 
 from simrl.kernels import occupancy as kocc
 from simrl.occupancy import OccupancyChi2, occupancy_measure
 from simrl.policy import TabularPolicy, compose_logits, enumerate_responses, shared_logit_grads
-from tests.conftest import random_logits
 
 
 def enumerated_visits(policy: TabularPolicy, pool: bool) -> np.ndarray:
