@@ -199,15 +199,19 @@ class RMConfig:
         range=(0.0, 1e6),
     )
     ensemble_size: int = _f(
-        1, "Members k of a proxy ensemble (different initializations).", range=(1, 64)
+        1,
+        "Members k of a proxy ensemble (different initializations; warm: one shared).",
+        range=(1, 64),
     )
     ensemble_bootstrap: bool = _f(
         False, "Fit each member on its own bootstrap resample of the pairs."
     )
     ensemble_mode: str = _f(
         "mean",
-        "How members combine: mean, min (worst case) or uwo (mean - lambda var).",
-        choices=("mean", "min", "uwo"),
+        "How members combine: mean, min (worst case), uwo (mean - lambda var), or warm "
+        "(fine-tuned from one shared initialization, then their weights averaged into one "
+        "network; Rame et al. 2024).",
+        choices=("mean", "min", "uwo", "warm"),
     )
     ensemble_lambda: float = _f(
         1.0, "Variance weight lambda of the uwo ensemble.", range=(0.0, 1e6)
@@ -226,8 +230,9 @@ class PolicyConfig:
     optimizer: str = _f(
         "rloo",
         "reinforce (moving-average baseline), rloo (leave-one-out baseline), ppo (clipped "
-        "ratio, several epochs per batch), or bon (best-of-n from the reference policy).",
-        choices=("reinforce", "rloo", "ppo", "bon"),
+        "ratio, several epochs per batch), bon (best-of-n from the reference policy), or a "
+        "direct alignment loss on the preference pairs: dpo, ipo, slic or chipo.",
+        choices=("reinforce", "rloo", "ppo", "bon", "dpo", "ipo", "slic", "chipo"),
     )
     reward: str = _f(
         "proxy",
@@ -283,6 +288,45 @@ class PolicyConfig:
     )
     baseline_decay: float = _f(
         0.9, "REINFORCE: decay of the moving-average baseline.", range=(0.0, 0.9999)
+    )
+    beta: float = _f(
+        0.1,
+        "Direct alignment: beta of DPO, SLiC and chiPO (the loss sees beta h), and IPO's "
+        "regularization tau (Azar et al. 2023), as each paper defines it.",
+        range=(1e-6, 1e6),
+    )
+    dpo_epochs: int = _f(
+        4,
+        "Direct alignment: passes over the preference pairs (online: the same number of "
+        "steps, each on fresh pairs).",
+        range=(1, 100_000),
+    )
+    dpo_batch_size: int = _f(64, "Direct alignment: pairs per SGD step.", range=(1, 1_000_000))
+    dpo_lr: float = _f(
+        10.0,
+        "Direct alignment: SGD learning rate on the logits for the mean loss of a batch. "
+        "At the reference policy a pair's loss has slope beta/2 in its log-ratio for dpo, "
+        "beta for slic and chipo, 1/beta for ipo: scale dpo_lr by about beta^2/2 for ipo.",
+        range=(1e-9, 1e6),
+    )
+    dpo_online: bool = _f(
+        False,
+        "Direct alignment: each step draws fresh pairs from the current policy, labelled "
+        "by the proxy's Bradley-Terry probability sigma(r1 - r2), instead of the fixed "
+        "preference pairs.",
+    )
+    chipo_rmax: float = _f(
+        4.0,
+        "chiPO: reward bound R_max; the implicit-reward margin is clipped to "
+        "[-2 R_max, 2 R_max] (Huang et al. 2024, Algorithm 1); inf = no clipping.",
+        range=(1e-6, INF),
+    )
+    occupancy_chi2: float = _f(
+        0.0,
+        "Coefficient lambda of the exact chi^2 divergence between the state-action "
+        "occupancy measures of the policy and the reference subtracted from the objective "
+        "(Laidlaw et al. 2025); 0 = off.",
+        range=(0.0, 1e6),
     )
     bon_n_max: int = _f(
         1024, "Best-of-n: largest n (curve at n = 1, 2, 4, ...).", range=(1, 1_000_000)

@@ -85,6 +85,19 @@ class TabularPolicy:
         return length_distribution(self.logp())
 
 
+def compose_logits(theta: np.ndarray, u: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """The effective logits table theta[x, t, prev] + u + U[x] of a policy with shared
+    per-token (``u``, shape (V + 1,)) and per-prompt (``U``, shape (P, V + 1)) logits."""
+    return theta + u + U[:, None, None, :]
+
+
+def shared_logit_grads(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients in ``u`` and ``U`` from the gradient ``g`` in the effective logits table
+    (:func:`compose_logits`): every state uses ``u`` and its prompt's ``U[x]``, so each is
+    the sum of the row gradients of the states that use it."""
+    return g.sum(axis=(0, 1, 2)), g.sum(axis=(1, 2))
+
+
 def n_responses(vocab_size: int, max_len: int) -> int:
     """Number of possible responses to one prompt: sum_{L=0}^{T} V^L."""
     return sum(vocab_size**L for L in range(max_len + 1))

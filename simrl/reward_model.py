@@ -4,7 +4,8 @@ r_phi(x, y) = w . h + b with h = tanh(W f(x, y) + c) (DESIGN.md section 1). The 
 is kept explicit because the dispersion of ||h|| is what the BSR paper (Hong et al. 2025)
 links to over-optimization. An ensemble (Coste et al. 2024) is k such models, trained from
 different initializations (and optionally bootstrap resamples), combined by mean, worst case
-or uncertainty-weighted mean.
+or uncertainty-weighted mean. WARM (Ramé et al. 2024) instead fine-tunes its members from one
+shared initialization and averages their weights into a single network.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ LOSSES = {
     "logitnorm": krm.LOSS_LOGITNORM,
     "dr": krm.LOSS_DR,
 }
-ENSEMBLE_MODES = {"mean": krm.ENSEMBLE_MEAN, "min": krm.ENSEMBLE_MIN, "uwo": krm.ENSEMBLE_UWO}
+ENSEMBLE_MODES = {
+    "mean": krm.ENSEMBLE_MEAN,
+    "min": krm.ENSEMBLE_MIN,
+    "uwo": krm.ENSEMBLE_UWO,
+    "warm": krm.ENSEMBLE_MEAN,  # one network once fitted; its equal members before
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,10 @@ class ProxyRM:
         prompt_features: Whether prompt-specific token counts are features.
         bigram_features: Whether bigram counts are features.
         params: Parameters, one row per member: ``[W (F x H), c (H), w (H), b]``.
-        ensemble_mode: How members combine: ``"mean"``, ``"min"`` or ``"uwo"``.
+        ensemble_mode: How members combine: ``"mean"``, ``"min"``, ``"uwo"`` or ``"warm"``
+            (their weights averaged by :meth:`fit`).
         ensemble_lambda: Variance weight of ``"uwo"``.
+        members: WARM only: the fine-tuned members' parameters before averaging.
     """
 
     n_prompts: int
@@ -64,19 +72,22 @@ class ProxyRM:
     params: np.ndarray = field(repr=False)
     ensemble_mode: str = "mean"
     ensemble_lambda: float = 0.0
+    members: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def init(cls, world: WorldConfig, cfg: RMConfig, rng: np.random.Generator) -> ProxyRM:
         """Gaussian initial weights with standard deviation ``cfg.init_scale``; zero biases;
-        ``cfg.ensemble_size`` independent members."""
+        ``cfg.ensemble_size`` independent members, or for WARM copies of one draw."""
         F = kf.n_features(
             world.n_prompts, world.vocab_size, cfg.prompt_features, cfg.bigram_features
         )
         H = cfg.hidden
         params = np.zeros((cfg.ensemble_size, F * H + 2 * H + 1))
-        for m in range(cfg.ensemble_size):
+        for m in range(1 if cfg.ensemble_mode == "warm" else cfg.ensemble_size):
             params[m, : F * H] = cfg.init_scale * rng.standard_normal(F * H)
             params[m, F * H + H : F * H + 2 * H] = cfg.init_scale * rng.standard_normal(H)
+        if cfg.ensemble_mode == "warm":  # one shared initialization (Ramé et al. 2024)
+            params[1:] = params[0]
         return cls(
             world.n_prompts,
             world.vocab_size,
@@ -188,7 +199,9 @@ class ProxyRM:
         """Fit every member in place by mini-batch Adam/SGD on the configured loss.
 
         Members see the same pairs in their own order, or with ``cfg.ensemble_bootstrap``
-        their own bootstrap resample (Efron 1979) of the pairs.
+        their own bootstrap resample (Efron 1979) of the pairs. WARM then replaces them by
+        the single network with their mean weights, theta = (1/M) sum_m theta_m (Ramé et al.
+        2024), keeping them in ``members``.
 
         Raises:
             DivergenceError: the loss or a parameter became non-finite.
@@ -224,5 +237,8 @@ class ProxyRM:
                     f"{cfg.lr}; lower rm.lr or the regularization coefficients"
                 )
             rows.append(hist)
+        if self.ensemble_mode == "warm":
+            self.members = self.params
+            self.params = self.params.mean(axis=0, keepdims=True)
         h = np.stack(rows)
         return FitResult(loss=h[:, :, 0], reward_mean=h[:, :, 1], reward_std=h[:, :, 2])
