@@ -9,6 +9,7 @@ import pytest
 from conftest import enumerate_responses, random_logits, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
+from numba import njit
 
 from simrl.experiment import build
 from simrl.kernels import features as kf
@@ -373,6 +374,25 @@ def test_fit_is_bit_identical_to_numpy(loss, hidden, adam):
     assert not np.array_equal(p_kernel, p0)
     np.testing.assert_array_equal(p_kernel, p_numpy)
     np.testing.assert_array_equal(hist, want)
+
+
+@njit
+def compiled_sqrt(x):
+    out = np.empty_like(x)
+    for i in range(x.size):  # vectorized: the packed square root
+        out[i] = krm.ieee_sqrt(x[i])
+    return out, krm.ieee_sqrt(x[0])  # and the scalar one
+
+
+@given(st.lists(st.floats(min_value=0.0, allow_subnormal=True), min_size=1, max_size=40))
+def test_compiled_sqrt_is_libm_sqrt(xs):
+    """The llvm.sqrt intrinsic the Adam loop uses rounds as math.sqrt does, packed or not."""
+    want = np.array([math.sqrt(v) for v in xs])
+    got, first = compiled_sqrt(np.array(xs))
+    np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+    assert first == want[0]
+    special, _ = compiled_sqrt(np.array([np.inf, np.nan, -1.0, -0.0]))
+    np.testing.assert_array_equal(special, [np.inf, np.nan, np.nan, -0.0])
 
 
 @given(seeds, st.integers(1, 19))
