@@ -396,26 +396,29 @@ def test_compiled_sqrt_is_libm_sqrt(xs):
 
 
 @given(seeds, st.integers(1, 19))
-def test_csr_forward_backward_equal_the_padded_ones(seed, H):
-    """compact() keeps exactly the non-zero entries in order (zeros, repeated indices), so
-    forward_csr/backward_csr give the same bits as forward_one/backward_one."""
+def test_batch_forward_backward_equal_forward_one_backward_one(seed, H):
+    """compact() keeps exactly the non-zero entries in order (zeros and repeated indices
+    included), and the pair-fused batch passes give each response the bits of forward_one and
+    each gradient entry the bits of backward_one called pair by pair, chosen first."""
     rng = np.random.default_rng(seed)
     F, N, K = 9, 6, 7
     params, *_ = random_rm(rng, F, H)
-    idx = rng.integers(0, F, (N, K)).astype(np.int32)
-    val = rng.normal(size=(N, K)) * (rng.random((N, K)) < 0.6)
-    ptr, off, vals = krm.compact(idx, val, H)
-    assert ptr[-1] == np.count_nonzero(val)
-    g1, g2 = np.zeros_like(params), np.zeros_like(params)
-    h1, h2 = np.zeros(H), np.zeros(H)
-    for n in range(N):
-        r1 = krm.forward_one(idx[n], val[n], params, F, H, h1)
-        r2 = krm.forward_csr(ptr, off, vals, n, params, F, H, h2)
-        assert r1 == r2
-        np.testing.assert_array_equal(h1, h2)
-        krm.backward_one(idx[n], val[n], params, F, H, h1, 0.3 - n, g1)
-        krm.backward_csr(ptr, off, vals, n, params, F, H, h2, 0.3 - n, g2)
-    np.testing.assert_array_equal(g1, g2)
+    idx_w, idx_l = rng.integers(0, F, (2, N, K)).astype(np.int32)
+    val_w, val_l = rng.normal(size=(2, N, K)) * (rng.random((2, N, K)) < 0.6)
+    fw, fl = krm.compact(idx_w, val_w, H), krm.compact(idx_l, val_l, H)
+    assert fw[0][-1] == np.count_nonzero(val_w)
+    rows = rng.permutation(N)[:4]
+    hw, hl, rw, rl = np.zeros((4, H)), np.zeros((4, H)), np.zeros(4), np.zeros(4)
+    krm.batch_forward(fw, fl, rows, params, F, H, hw, hl, rw, rl)
+    g, grad, want = rng.normal(size=(2, 4)), np.zeros_like(params), np.zeros_like(params)
+    h = np.zeros(H)
+    for i, p in enumerate(rows):
+        for side, (idx, val, hs, rs) in enumerate(((idx_w, val_w, hw, rw), (idx_l, val_l, hl, rl))):
+            assert krm.forward_one(idx[p], val[p], params, F, H, h) == rs[i]
+            np.testing.assert_array_equal(h, hs[i])
+            krm.backward_one(idx[p], val[p], params, F, H, h, g[side, i], want)
+    krm.batch_backward(fw, fl, rows, params, F, H, hw, hl, g[0], g[1], grad)
+    np.testing.assert_array_equal(grad, want)
 
 
 def run_policy_steps(fn, s, algo, estimator, target, shared=True, kl_target=0.0, steps=5):

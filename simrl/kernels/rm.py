@@ -243,70 +243,32 @@ def compact(idx: np.ndarray, val: np.ndarray, H: int):
     return ptr, off, vals
 
 
-@njit(cache=True, error_model="numpy")
-def forward_csr(
-    ptr: np.ndarray,
-    off: np.ndarray,
-    vals: np.ndarray,
-    n: int,
-    params: np.ndarray,
-    F: int,
-    H: int,
-    h: np.ndarray,
-) -> float:
-    """``forward_one`` of row n of :func:`compact`'s CSR features (the same sums, in order).
-
-    The inner loops run over H contiguous parameters through array views, so LLVM vectorizes
-    them; each h[j] still adds its terms one by one in the stored order (no reassociation).
-    """
-    oc, ow = F * H, F * H + H
-    c, w = params[oc:ow], params[ow : ow + H]
-    for j in range(H):
-        h[j] = c[j]
+@njit(cache=True)
+def add_rows(csr: tuple, n: int, params: np.ndarray, H: int, h: np.ndarray) -> None:
+    """h += sum_k v_k W[i_k] over row n of :func:`compact`'s CSR features, term by term in
+    the stored order (the sums of ``forward_one``). The loop over H runs on contiguous views,
+    so LLVM vectorizes it across j without reordering any h[j]'s sum."""
+    ptr, off, vals = csr
     for k in range(ptr[n], ptr[n + 1]):
         v = vals[k]
         row = params[off[k] : off[k] + H]
         for j in range(H):
             h[j] += v * row[j]
-    r = params[ow + H]
-    for j in range(H):
-        h[j] = fast_tanh(h[j])
-        r += w[j] * h[j]
-    return r
 
 
 @njit(cache=True)
-def backward_csr(
-    ptr: np.ndarray,
-    off: np.ndarray,
-    vals: np.ndarray,
-    n: int,
-    params: np.ndarray,
-    F: int,
-    H: int,
-    h: np.ndarray,
-    g: float,
-    grad: np.ndarray,
-) -> None:
-    """``backward_one`` of row n of :func:`compact`'s CSR features: accumulates
-    g * d r / d params into ``grad`` in the same order, the inner loops over H vectorized."""
-    oc, ow = F * H, F * H + H
-    w = params[ow : ow + H]
-    gc, gw = grad[oc:ow], grad[ow : ow + H]
-    grad[ow + H] += g
-    for j in range(H):
-        gw[j] += g * h[j]
-        da = g * w[j] * (1.0 - h[j] * h[j])  # tanh' = 1 - tanh^2
-        h[j] = da  # reuse h as the pre-activation gradient
-        gc[j] += da
+def scatter_rows(csr: tuple, n: int, da: np.ndarray, H: int, grad: np.ndarray) -> None:
+    """grad[W[i_k]] += v_k da over row n of the CSR features, in the stored order (the
+    sparse W-gradient of ``backward_one``), vectorized over H."""
+    ptr, off, vals = csr
     for k in range(ptr[n], ptr[n + 1]):
         v = vals[k]
         row = grad[off[k] : off[k] + H]
         for j in range(H):
-            row[j] += v * h[j]
+            row[j] += v * da[j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def batch_forward(
     fw: tuple,
     fl: tuple,
@@ -319,12 +281,32 @@ def batch_forward(
     rw: np.ndarray,
     rl: np.ndarray,
 ) -> None:
-    """Rewards ``rw``/``rl`` and hidden states ``hw``/``hl`` of the pairs ``rows`` (CSR
-    features ``fw``/``fl`` of the chosen and rejected responses, from :func:`compact`)."""
+    """Rewards ``rw``/``rl`` and hidden states ``hw``/``hl`` of the pairs ``rows``, from CSR
+    features ``fw``/``fl`` (:func:`compact`) of the chosen and the rejected responses.
+
+    Each response gets exactly ``forward_one``'s operations in its order; the chosen and the
+    rejected response of a pair share one tanh/dot loop, two independent chains for the CPU
+    to overlap.
+    """
+    oc, ow = F * H, F * H + H
+    c, w = params[oc:ow], params[ow : ow + H]
     for i in range(rows.shape[0]):
         p = rows[i]
-        rw[i] = forward_csr(fw[0], fw[1], fw[2], p, params, F, H, hw[i])
-        rl[i] = forward_csr(fl[0], fl[1], fl[2], p, params, F, H, hl[i])
+        a, z = hw[i], hl[i]
+        for j in range(H):
+            a[j] = c[j]
+            z[j] = c[j]
+        add_rows(fw, p, params, H, a)
+        add_rows(fl, p, params, H, z)
+        r1 = params[ow + H]
+        r2 = params[ow + H]
+        for j in range(H):
+            a[j] = fast_tanh(a[j])
+            z[j] = fast_tanh(z[j])
+            r1 += w[j] * a[j]
+            r2 += w[j] * z[j]
+        rw[i] = r1
+        rl[i] = r2
 
 
 @njit(cache=True)
@@ -341,12 +323,31 @@ def batch_backward(
     gl: np.ndarray,
     grad: np.ndarray,
 ) -> None:
-    """Accumulate sum_i gw_i d r_w,i / d params + gl_i d r_l,i / d params into ``grad``, pair
-    by pair, chosen before rejected (overwrites ``hw``/``hl``)."""
+    """Accumulate sum_i gw_i d r_w,i / d params + gl_i d r_l,i / d params into ``grad``.
+
+    Every gradient entry receives ``backward_one``'s terms in its order (pair by pair, the
+    chosen response before the rejected one); ``hw``/``hl`` are overwritten with the
+    pre-activation gradients.
+    """
+    oc, ow = F * H, F * H + H
+    w = params[ow : ow + H]
+    gc, gv = grad[oc:ow], grad[ow : ow + H]
     for i in range(rows.shape[0]):
         p = rows[i]
-        backward_csr(fw[0], fw[1], fw[2], p, params, F, H, hw[i], gw[i], grad)
-        backward_csr(fl[0], fl[1], fl[2], p, params, F, H, hl[i], gl[i], grad)
+        a, z, g1, g2 = hw[i], hl[i], gw[i], gl[i]
+        grad[ow + H] += g1
+        grad[ow + H] += g2
+        for j in range(H):
+            gv[j] += g1 * a[j]
+            gv[j] += g2 * z[j]
+            d1 = g1 * w[j] * (1.0 - a[j] * a[j])  # tanh' = 1 - tanh^2
+            d2 = g2 * w[j] * (1.0 - z[j] * z[j])
+            a[j] = d1
+            z[j] = d2
+            gc[j] += d1
+            gc[j] += d2
+        scatter_rows(fw, p, a, H, grad)
+        scatter_rows(fl, p, z, H, grad)
 
 
 @njit(cache=True, error_model="numpy")  # no ZeroDivisionError branch: the divisor is >= eps
