@@ -23,6 +23,9 @@ LOSS_HINGE = 2
 LOSS_LOGITNORM = 3
 LOSS_DR = 4
 
+# Adam (Kingma & Ba 2015) defaults.
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
+
 
 @njit(cache=True, error_model="numpy")  # the divisor is >= 1 (or NaN): no zero check needed
 def fast_tanh(z: float) -> float:
@@ -368,7 +371,7 @@ def adam_block(
     exactly 1 (an exact no-op multiply) for blocks without decay. Branch-free and element-wise,
     so LLVM vectorizes it (packed sqrt and division) without reassociating anything.
     """
-    b1, b2, eps = 0.9, 0.999, 1e-8
+    b1, b2, eps = ADAM_BETA1, ADAM_BETA2, ADAM_EPS
     for q in range(params.shape[0]):
         g = grad[q]
         grad[q] = 0.0
@@ -402,7 +405,7 @@ def update(
 ) -> None:
     """Step ``step`` (from 1) of Adam or SGD over all parameters, block by block: W and w
     are decayed, c and b are not."""
-    b1, b2 = 0.9, 0.999  # Adam (Kingma & Ba 2015) defaults
+    b1, b2 = ADAM_BETA1, ADAM_BETA2
     shrink = 1.0 - lr * weight_decay if weight_decay > 0.0 else 1.0
     oc, ow, nb = F * H, F * H + H, F * H + 2 * H
     blocks = ((0, oc, shrink), (oc, ow, 1.0), (ow, nb, shrink), (nb, nb + 1, 1.0))
