@@ -9,6 +9,7 @@ import pytest
 from conftest import enumerate_responses, random_logits, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
+from numba import njit
 
 from simrl.build import build
 from simrl.kernels import features as kf
@@ -264,40 +265,160 @@ def test_pair_losses_match_numpy_definitions(seed, loss, margin, smooth):
     assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
 
 
-@pytest.mark.parametrize("loss", LOSS_CODES)
-def test_fit_matches_py_func(loss):
-    cfg = tiny_config(rm={"epochs": 2, "center_rewards_coefficient": 0.01, "bsr_lambda": 0.1})
+def int_power(a, t):
+    """a**t for an integer t as compiled code computes it (binary exponentiation), which can
+    differ from C's pow() in the last bit."""
+    r = 1.0
+    while t:
+        if t & 1:
+            r *= a
+        t >>= 1
+        a *= a
+    return r
+
+
+def fit_numpy(
+    iw, vw, il, vl, params, F, H, loss, margin, smooth, center, bsr, wd, adam, lr, B, epochs, rng
+):
+    """The fitting algorithm in plain NumPy, operation by operation as DESIGN.md states it:
+    Fisher-Yates shuffle, full mini-batches, forward (sums in the stored order of the sparse
+    entries), the batch loss, backward, then AdamW (Kingma & Ba 2015; decay on W and w only)
+    or SGD. Element-wise NumPy ops round like scalar ones, so the result must be identical."""
+    W, c = params[: F * H].reshape(F, H), params[F * H : F * H + H]
+    w, b = params[F * H + H : F * H + 2 * H], params[F * H + 2 * H :]
+    m1, m2 = np.zeros_like(params), np.zeros_like(params)
+    N = iw.shape[0]
+    B = min(B, N)
+    order, hist, step = np.arange(N), np.zeros((epochs, 3)), 0
+
+    def forward(idx, val):
+        z = c.copy()
+        for k in range(idx.size):
+            if val[k] != 0.0:
+                z = z + val[k] * W[idx[k]]
+        h = np.array([1.0 - 2.0 / (math.exp(2.0 * x) + 1.0) for x in z])  # tanh
+        r = b[0]
+        for j in range(H):
+            r += w[j] * h[j]
+        return r, h
+
+    for ep in range(epochs):
+        for i in range(N - 1, 0, -1):
+            j = rng.integers(0, i + 1)
+            order[i], order[j] = order[j], order[i]
+        stats = np.zeros(5)  # loss, sum r, sum r^2, batches, rewards
+        for start in range(0, N - B + 1, B):
+            rows = order[start : start + B]
+            out = [forward(iw[p], vw[p]) + forward(il[p], vl[p]) for p in rows]
+            rw, rl = np.array([o[0] for o in out]), np.array([o[2] for o in out])
+            for i in range(B):
+                stats[1] += rw[i] + rl[i]
+                stats[2] += rw[i] * rw[i] + rl[i] * rl[i]
+            gw, gl = np.zeros(B), np.zeros(B)
+            stats[0] += krm.batch_loss_grad.py_func(
+                rw, rl, loss, margin, smooth, center, bsr, gw, gl
+            )
+            stats[3:] += 1, 2 * B
+            grad = np.zeros_like(params)
+            gW, gc = grad[: F * H].reshape(F, H), grad[F * H : F * H + H]
+            gwv = grad[F * H + H : F * H + 2 * H]
+            for i, p in enumerate(rows):
+                for g, h, idx, val in (
+                    (gw[i], out[i][1], iw[p], vw[p]),
+                    (gl[i], out[i][3], il[p], vl[p]),
+                ):
+                    grad[-1] += g
+                    gwv += g * h
+                    da = g * w * (1.0 - h * h)
+                    gc += da
+                    for k in range(idx.size):
+                        if val[k] != 0.0:
+                            gW[idx[k]] += val[k] * da
+            step += 1
+            if wd > 0.0:
+                W *= 1.0 - lr * wd
+                w *= 1.0 - lr * wd
+            if adam:
+                m1[:] = 0.9 * m1 + (1.0 - 0.9) * grad
+                m2[:] = 0.999 * m2 + (1.0 - 0.999) * grad * grad
+                size = lr / (1.0 - int_power(0.9, step))  # bias corrections
+                inv = 1.0 / math.sqrt(1.0 - int_power(0.999, step))
+                params -= size * m1 / (np.sqrt(m2) * inv + 1e-8)
+            else:
+                params -= lr * grad
+        mean = stats[1] / stats[4]
+        hist[ep] = stats[0] / stats[3], mean, math.sqrt(max(stats[2] / stats[4] - mean * mean, 0.0))
+    return hist
+
+
+@pytest.mark.parametrize(
+    ("loss", "hidden", "adam"),
+    [(code, 11, True) for code in LOSS_CODES] + [(krm.LOSS_BT, 4, True), (krm.LOSS_BT, 11, False)],
+)
+def test_fit_is_bit_identical_to_numpy(loss, hidden, adam):
+    """The vectorized kernel (CSR features, fused AdamW per block) reorders no sum: params
+    and history equal the NumPy reference exactly. H = 11 runs the vector loops' bodies and
+    remainders; the parameter vector's blocks have odd lengths."""
+    cfg = tiny_config(rm={"hidden": hidden})
     s = build(cfg)
     pairs, rm = s.train.pairs, s.rm
     iw, vw = rm.features(pairs.prompts, pairs.chosen, pairs.chosen_len)
     il, vl = rm.features(pairs.prompts, pairs.rejected, pairs.rejected_len)
-    out = []
-    for fn in (krm.fit, krm.fit.py_func):
-        p = np.random.default_rng(1).normal(scale=0.1, size=rm.params.shape[1])
-        hist, ok = fn(
-            iw,
-            vw,
-            il,
-            vl,
-            p,
-            rm.n_features,
-            rm.hidden,
-            loss,
-            0.5,
-            0.0 if loss == krm.LOSS_HINGE else 0.1,
-            0.01,
-            0.1,
-            1e-3,
-            True,
-            0.01,
-            32,
-            2,
-            np.random.default_rng(2),
-        )
-        out.append((p, hist, ok))
-    assert out[0][2] and out[1][2]
-    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-10)
+    smooth = 0.0 if loss == krm.LOSS_HINGE else 0.1
+    args = (rm.n_features, hidden, loss, 0.5, smooth, 0.01, 0.1, 1e-2, adam, 0.05, 32, 3)
+    p0 = np.random.default_rng(1).normal(scale=0.3, size=rm.params.shape[1])
+    p_kernel, p_numpy = p0.copy(), p0.copy()
+    hist, ok = krm.fit(iw, vw, il, vl, p_kernel, *args, np.random.default_rng(2))
+    want = fit_numpy(iw, vw, il, vl, p_numpy, *args, np.random.default_rng(2))
+    assert ok
+    assert not np.array_equal(p_kernel, p0)
+    np.testing.assert_array_equal(p_kernel, p_numpy)
+    np.testing.assert_array_equal(hist, want)
+
+
+@njit
+def compiled_sqrt(x):
+    out = np.empty_like(x)
+    for i in range(x.size):  # vectorized: the packed square root
+        out[i] = krm.ieee_sqrt(x[i])
+    return out, krm.ieee_sqrt(x[0])  # and the scalar one
+
+
+@given(st.lists(st.floats(min_value=0.0, allow_subnormal=True), min_size=1, max_size=40))
+def test_compiled_sqrt_is_libm_sqrt(xs):
+    """The llvm.sqrt intrinsic the Adam loop uses rounds as math.sqrt does, packed or not."""
+    want = np.array([math.sqrt(v) for v in xs])
+    got, first = compiled_sqrt(np.array(xs))
+    np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+    assert first == want[0]
+    special, _ = compiled_sqrt(np.array([np.inf, np.nan, -1.0, -0.0]))
+    np.testing.assert_array_equal(special, [np.inf, np.nan, np.nan, -0.0])
+
+
+@given(seeds, st.integers(1, 19))
+def test_batch_forward_backward_equal_forward_one_backward_one(seed, H):
+    """compact() keeps exactly the non-zero entries in order (zeros and repeated indices
+    included), and the pair-fused batch passes give each response the bits of forward_one and
+    each gradient entry the bits of backward_one called pair by pair, chosen first."""
+    rng = np.random.default_rng(seed)
+    F, N, K = 9, 6, 7
+    params, *_ = random_rm(rng, F, H)
+    idx_w, idx_l = rng.integers(0, F, (2, N, K)).astype(np.int32)
+    val_w, val_l = rng.normal(size=(2, N, K)) * (rng.random((2, N, K)) < 0.6)
+    fw, fl = krm.compact(idx_w, val_w, H), krm.compact(idx_l, val_l, H)
+    assert fw[0][-1] == np.count_nonzero(val_w)
+    rows = rng.permutation(N)[:4]
+    hw, hl, rw, rl = np.zeros((4, H)), np.zeros((4, H)), np.zeros(4), np.zeros(4)
+    krm.batch_forward(fw, fl, rows, params, F, H, hw, hl, rw, rl)
+    g, grad, want = rng.normal(size=(2, 4)), np.zeros_like(params), np.zeros_like(params)
+    h = np.zeros(H)
+    for i, p in enumerate(rows):
+        for side, (idx, val, hs, rs) in enumerate(((idx_w, val_w, hw, rw), (idx_l, val_l, hl, rl))):
+            assert krm.forward_one(idx[p], val[p], params, F, H, h) == rs[i]
+            np.testing.assert_array_equal(h, hs[i])
+            krm.backward_one(idx[p], val[p], params, F, H, h, g[side, i], want)
+    krm.batch_backward(fw, fl, rows, params, F, H, hw, hl, g[0], g[1], grad)
+    np.testing.assert_array_equal(grad, want)
 
 
 def run_policy_steps(fn, s, algo, estimator, target, shared=True, kl_target=0.0, steps=5):

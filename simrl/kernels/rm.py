@@ -1,7 +1,11 @@
 """Proxy reward model r = w . tanh(W f + c) + b on sparse features: forward and fitting.
 
-Parameters live in one flat float64 vector (so that Adam is one loop):
-``W`` (F x H, row-major) at ``[0, F H)``, then ``c`` (H), ``w`` (H) and ``b`` (1).
+Parameters live in one flat float64 vector: ``W`` (F x H, row-major) at ``[0, F H)``, then
+``c`` (H), ``w`` (H) and ``b`` (1). Fitting (:func:`fit`) works on CSR features built once
+(:func:`compact`); its inner loops run over H contiguous parameters, and the AdamW update is
+one branch-free element-wise loop per block, so LLVM vectorizes them without ``fastmath``:
+no sum is reassociated and no multiply-add fused, so results are bit-identical to the
+scalar algorithm.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 # Loss codes (kept in sync with simrl.reward_model.LOSSES).
 LOSS_BT = 0
@@ -18,12 +23,40 @@ LOSS_HINGE = 2
 LOSS_LOGITNORM = 3
 LOSS_DR = 4
 
+# Adam (Kingma & Ba 2015) defaults.
+ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
-@njit(cache=True)
+
+@njit(cache=True, error_model="numpy")  # the divisor is >= 1 (or NaN): no zero check needed
 def fast_tanh(z: float) -> float:
     """tanh(z) = 1 - 2 / (exp(2z) + 1): one exp instead of libm's tanh, exact limits +-1 (exp
     overflows to inf or underflows to 0), absolute error about 1e-16."""
     return 1.0 - 2.0 / (math.exp(2.0 * z) + 1.0)
+
+
+def ieee_sqrt(x: float) -> float:
+    """Correctly rounded square root (IEEE 754), as ``math.sqrt``; see the overload below."""
+    return math.sqrt(x)
+
+
+@intrinsic
+def _llvm_sqrt(typingctx, x):
+    """``llvm.sqrt.f64``: Numba lowers ``math.sqrt`` to a call of libm's ``sqrt``, which LLVM's
+    loop vectorizer cannot widen; the intrinsic widens to ``vsqrtpd``. Both are the IEEE
+    correctly rounded square root, so results are bit-identical."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.sqrt", [args[0].type])
+        return builder.call(fn, args)
+
+    return x(x), codegen
+
+
+@overload(ieee_sqrt)
+def _ieee_sqrt_jit(x):
+    return lambda x: _llvm_sqrt(x)
 
 
 @njit(cache=True)
@@ -186,6 +219,207 @@ def backward_one(
 
 
 @njit(cache=True)
+def compact(idx: np.ndarray, val: np.ndarray, H: int):
+    """The non-zero entries of padded sparse rows, in their stored order, as CSR.
+
+    Returns ``(ptr[N + 1], off[nnz], vals[nnz])``: row n's entries are ``ptr[n]:ptr[n + 1]``,
+    ``off = idx * H`` is where the entry's row of W starts in the flat parameters. The entries
+    skipped are exactly those ``forward_one`` skips (value 0), so sums run in the same order.
+    """
+    N, K = idx.shape
+    ptr = np.zeros(N + 1, np.int64)
+    for n in range(N):
+        nz = 0
+        for k in range(K):
+            if val[n, k] != 0.0:
+                nz += 1
+        ptr[n + 1] = ptr[n] + nz
+    off = np.empty(ptr[N], np.int64)
+    vals = np.empty(ptr[N])
+    q = 0
+    for n in range(N):
+        for k in range(K):
+            if val[n, k] != 0.0:
+                off[q] = idx[n, k] * H
+                vals[q] = val[n, k]
+                q += 1
+    return ptr, off, vals
+
+
+@njit(cache=True)
+def add_rows(csr: tuple, n: int, params: np.ndarray, H: int, h: np.ndarray) -> None:
+    """h += sum_k v_k W[i_k] over row n of :func:`compact`'s CSR features, term by term in
+    the stored order (the sums of ``forward_one``). The loop over H runs on contiguous views,
+    so LLVM vectorizes it across j without reordering any h[j]'s sum."""
+    ptr, off, vals = csr
+    for k in range(ptr[n], ptr[n + 1]):
+        v = vals[k]
+        row = params[off[k] : off[k] + H]
+        for j in range(H):
+            h[j] += v * row[j]
+
+
+@njit(cache=True)
+def scatter_rows(csr: tuple, n: int, da: np.ndarray, H: int, grad: np.ndarray) -> None:
+    """grad[W[i_k]] += v_k da over row n of the CSR features, in the stored order (the
+    sparse W-gradient of ``backward_one``), vectorized over H."""
+    ptr, off, vals = csr
+    for k in range(ptr[n], ptr[n + 1]):
+        v = vals[k]
+        row = grad[off[k] : off[k] + H]
+        for j in range(H):
+            row[j] += v * da[j]
+
+
+@njit(cache=True, error_model="numpy")
+def batch_forward(
+    fw: tuple,
+    fl: tuple,
+    rows: np.ndarray,
+    params: np.ndarray,
+    F: int,
+    H: int,
+    hw: np.ndarray,
+    hl: np.ndarray,
+    rw: np.ndarray,
+    rl: np.ndarray,
+) -> None:
+    """Rewards ``rw``/``rl`` and hidden states ``hw``/``hl`` of the pairs ``rows``, from CSR
+    features ``fw``/``fl`` (:func:`compact`) of the chosen and the rejected responses.
+
+    Each response gets exactly ``forward_one``'s operations in its order; the chosen and the
+    rejected response of a pair share one tanh/dot loop, two independent chains for the CPU
+    to overlap.
+    """
+    oc, ow = F * H, F * H + H
+    c, w = params[oc:ow], params[ow : ow + H]
+    for i in range(rows.shape[0]):
+        p = rows[i]
+        a, z = hw[i], hl[i]
+        for j in range(H):
+            a[j] = c[j]
+            z[j] = c[j]
+        add_rows(fw, p, params, H, a)
+        add_rows(fl, p, params, H, z)
+        r1 = params[ow + H]
+        r2 = params[ow + H]
+        for j in range(H):
+            a[j] = fast_tanh(a[j])
+            z[j] = fast_tanh(z[j])
+            r1 += w[j] * a[j]
+            r2 += w[j] * z[j]
+        rw[i] = r1
+        rl[i] = r2
+
+
+@njit(cache=True)
+def batch_backward(
+    fw: tuple,
+    fl: tuple,
+    rows: np.ndarray,
+    params: np.ndarray,
+    F: int,
+    H: int,
+    hw: np.ndarray,
+    hl: np.ndarray,
+    gw: np.ndarray,
+    gl: np.ndarray,
+    grad: np.ndarray,
+) -> None:
+    """Accumulate sum_i gw_i d r_w,i / d params + gl_i d r_l,i / d params into ``grad``.
+
+    Every gradient entry receives ``backward_one``'s terms in its order (pair by pair, the
+    chosen response before the rejected one); ``hw``/``hl`` are overwritten with the
+    pre-activation gradients.
+    """
+    oc, ow = F * H, F * H + H
+    w = params[ow : ow + H]
+    gc, gv = grad[oc:ow], grad[ow : ow + H]
+    for i in range(rows.shape[0]):
+        p = rows[i]
+        a, z, g1, g2 = hw[i], hl[i], gw[i], gl[i]
+        grad[ow + H] += g1
+        grad[ow + H] += g2
+        for j in range(H):
+            gv[j] += g1 * a[j]
+            gv[j] += g2 * z[j]
+            d1 = g1 * w[j] * (1.0 - a[j] * a[j])  # tanh' = 1 - tanh^2
+            d2 = g2 * w[j] * (1.0 - z[j] * z[j])
+            a[j] = d1
+            z[j] = d2
+            gc[j] += d1
+            gc[j] += d2
+        scatter_rows(fw, p, a, H, grad)
+        scatter_rows(fl, p, z, H, grad)
+
+
+@njit(cache=True, error_model="numpy")  # no ZeroDivisionError branch: the divisor is >= eps
+def adam_block(
+    params: np.ndarray,
+    grad: np.ndarray,
+    m1: np.ndarray,
+    m2: np.ndarray,
+    shrink: float,
+    step_size: float,
+    inv_sqrt_c2: float,
+) -> None:
+    """One AdamW step on a block of parameters; zeroes ``grad`` for the next mini-batch.
+
+    p <- shrink p - lr m_hat / (sqrt(v_hat) + eps) (Kingma & Ba 2015, Alg. 1; decoupled decay,
+    Loshchilov & Hutter 2019), with the bias corrections folded into ``step_size`` =
+    lr / (1 - b1^t) and ``inv_sqrt_c2`` = 1 / sqrt(1 - b2^t). ``shrink`` = 1 - lr wd, or
+    exactly 1 (an exact no-op multiply) for blocks without decay. Branch-free and element-wise,
+    so LLVM vectorizes it (packed sqrt and division) without reassociating anything.
+    """
+    b1, b2, eps = ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+    for q in range(params.shape[0]):
+        g = grad[q]
+        grad[q] = 0.0
+        a = b1 * m1[q] + (1.0 - b1) * g
+        s = b2 * m2[q] + (1.0 - b2) * g * g
+        m1[q] = a
+        m2[q] = s
+        params[q] = params[q] * shrink - step_size * a / (ieee_sqrt(s) * inv_sqrt_c2 + eps)
+
+
+@njit(cache=True)
+def sgd_block(params: np.ndarray, grad: np.ndarray, shrink: float, lr: float) -> None:
+    """p <- shrink p - lr g on a block of parameters; zeroes ``grad``."""
+    for q in range(params.shape[0]):
+        params[q] = params[q] * shrink - lr * grad[q]
+        grad[q] = 0.0
+
+
+@njit(cache=True)
+def update(
+    params: np.ndarray,
+    grad: np.ndarray,
+    m1: np.ndarray,
+    m2: np.ndarray,
+    F: int,
+    H: int,
+    use_adam: bool,
+    lr: float,
+    weight_decay: float,
+    step: int,
+) -> None:
+    """Step ``step`` (from 1) of Adam or SGD over all parameters, block by block: W and w
+    are decayed, c and b are not."""
+    b1, b2 = ADAM_BETA1, ADAM_BETA2
+    shrink = 1.0 - lr * weight_decay if weight_decay > 0.0 else 1.0
+    oc, ow, nb = F * H, F * H + H, F * H + 2 * H
+    blocks = ((0, oc, shrink), (oc, ow, 1.0), (ow, nb, shrink), (nb, nb + 1, 1.0))
+    if use_adam:
+        step_size = lr / (1.0 - b1**step)
+        inv_sqrt_c2 = 1.0 / math.sqrt(1.0 - b2**step)
+        for lo, hi, sh in blocks:
+            adam_block(params[lo:hi], grad[lo:hi], m1[lo:hi], m2[lo:hi], sh, step_size, inv_sqrt_c2)
+    else:
+        for lo, hi, sh in blocks:
+            sgd_block(params[lo:hi], grad[lo:hi], sh, lr)
+
+
+@njit(cache=True)
 def fit(
     idx_w: np.ndarray,
     val_w: np.ndarray,
@@ -218,10 +452,11 @@ def fit(
     """
     N = idx_w.shape[0]
     npar = params.shape[0]
-    grad = np.zeros(npar)
+    fw = compact(idx_w, val_w, H)  # built once per fit
+    fl = compact(idx_l, val_l, H)
+    grad = np.zeros(npar)  # zero between mini-batches: update() zeroes it
     m1 = np.zeros(npar)
     m2 = np.zeros(npar)
-    b1, b2, eps = 0.9, 0.999, 1e-8  # Adam (Kingma & Ba 2015) defaults
     B = min(batch_size, N)
     hw = np.empty((B, H))
     hl = np.empty((B, H))
@@ -238,10 +473,9 @@ def fit(
             order[i], order[j] = order[j], order[i]
         ep_loss, r_sum, r_sq, n_b, n_r = 0.0, 0.0, 0.0, 0, 0
         for start in range(0, N - B + 1, B):  # full batches only: BSR scales with B
+            rows = order[start : start + B]
+            batch_forward(fw, fl, rows, params, F, H, hw, hl, rw, rl)
             for i in range(B):
-                p = order[start + i]
-                rw[i] = forward_one(idx_w[p], val_w[p], params, F, H, hw[i])
-                rl[i] = forward_one(idx_l[p], val_l[p], params, F, H, hl[i])
                 r_sum += rw[i] + rl[i]
                 r_sq += rw[i] * rw[i] + rl[i] * rl[i]
             n_r += 2 * B
@@ -250,31 +484,9 @@ def fit(
                 return hist, False
             ep_loss += lv
             n_b += 1
-            grad[:] = 0.0
-            for i in range(B):
-                p = order[start + i]
-                backward_one(idx_w[p], val_w[p], params, F, H, hw[i], gw[i], grad)
-                backward_one(idx_l[p], val_l[p], params, F, H, hl[i], gl[i], grad)
+            batch_backward(fw, fl, rows, params, F, H, hw, hl, gw, gl, grad)
             step += 1
-            if weight_decay > 0.0:
-                shrink = 1.0 - lr * weight_decay
-                for q in range(F * H):
-                    params[q] *= shrink
-                for q in range(F * H + H, F * H + 2 * H):
-                    params[q] *= shrink
-            if use_adam:
-                # lr m_hat / (sqrt(v_hat) + eps) with the bias corrections folded into two
-                # constants: one sqrt and one division per parameter
-                step_size = lr / (1.0 - b1**step)
-                inv_sqrt_c2 = 1.0 / math.sqrt(1.0 - b2**step)
-                for q in range(npar):
-                    g = grad[q]
-                    m1[q] = b1 * m1[q] + (1.0 - b1) * g
-                    m2[q] = b2 * m2[q] + (1.0 - b2) * g * g
-                    params[q] -= step_size * m1[q] / (math.sqrt(m2[q]) * inv_sqrt_c2 + eps)
-            else:
-                for q in range(npar):
-                    params[q] -= lr * grad[q]
+            update(params, grad, m1, m2, F, H, use_adam, lr, weight_decay, step)
         mean = r_sum / n_r
         hist[ep, 0] = ep_loss / n_b
         hist[ep, 1] = mean
