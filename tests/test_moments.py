@@ -42,7 +42,7 @@ def random_gold(rng: np.random.Generator, P: int, V: int) -> tuple:
 
 
 def enumerated(policy: TabularPolicy, gold: tuple):
-    """Per prompt, over every response y: (probabilities, gold, number of actions)."""
+    """Per prompt, over every response y: (probabilities, gold, length)."""
     P, T, V = policy.shape
     tokens, lengths = enumerate_responses(V, T)
     out = []
@@ -51,7 +51,7 @@ def enumerated(policy: TabularPolicy, gold: tuple):
         p = np.exp(policy.sequence_logprobs(prompts, tokens, lengths))
         assert math.isclose(p.sum(), 1.0, rel_tol=1e-12)
         r = gold_rewards(prompts, tokens, lengths, *gold)
-        out.append((p, r, lengths + (lengths < T)))  # EOS is an action unless cut at T
+        out.append((p, r, lengths))
     return out
 
 
@@ -72,10 +72,10 @@ def test_gold_moments_match_enumeration(seed, P, T, V):
 def test_entropy_matches_enumeration(seed, T, V):
     policy = TabularPolicy(random_logits(np.random.default_rng(seed), 2, T, V))
     ent, per_token = policy.entropy(), policy.entropy_per_token()
-    for x, (p, _, actions) in enumerate(
-        enumerated(policy, random_gold(np.random.default_rng(0), 2, V))
-    ):
+    gold = random_gold(np.random.default_rng(0), 2, V)
+    for x, (p, _, lengths) in enumerate(enumerated(policy, gold)):
         h = -(p @ np.log(p))
+        actions = lengths + (lengths < T)  # EOS is an action unless the cap ends y
         assert ent[x] == pytest.approx(h, rel=1e-10)
         assert per_token[x] == pytest.approx(h / (p @ actions), rel=1e-10)
 
@@ -152,3 +152,31 @@ def test_exact_gold_moments_match_monte_carlo_on_trained_policies(trained_polici
         assert np.all(np.abs((r * r).mean(1) - second) < 4.5 * se2)
         h = -policy.sequence_logprobs(prompts, tokens, lengths).reshape(P, n)
         assert np.all(np.abs(h.mean(1) - policy.entropy()) < 4.5 * h.std(1) / math.sqrt(n))
+
+
+def test_evaluator_point_is_the_exact_normalized_gold(tiny):
+    """Gold normalized by the reference mean and the SD pooled over prompts (as samples
+    drawn with x uniform would give), computed over every response; pi_ref scores 0."""
+    from simrl.evaluate import Evaluator
+
+    setup = build(tiny)
+    ev = Evaluator(setup.gold, setup.rm, setup.ref, tiny.eval, np.random.default_rng(0))
+    ref_p = np.concatenate([p for p, _, _ in enumerated(setup.ref, setup.gold.spec())])
+    ref_r = np.concatenate([r for _, r, _ in enumerated(setup.ref, setup.gold.spec())])
+    P = setup.ref.shape[0]
+    mean = ref_p @ ref_r / P
+    sd = math.sqrt(ref_p @ (ref_r - mean) ** 2 / P)
+    assert ev.norm.gold_mean == pytest.approx(mean, rel=1e-12)
+    assert ev.norm.gold_std == pytest.approx(sd, rel=1e-12)
+    start = ev.point(setup.ref, 0)
+    assert start["gold"] == 0.0 and start["gold_se"] == 0.0
+    policy = TabularPolicy(random_logits(np.random.default_rng(4), *setup.ref.logits.shape[:2], 3))
+    point = ev.point(policy, 1)
+    rows = enumerated(policy, setup.gold.spec())
+    want = np.mean([p @ r for p, r, _ in rows])
+    assert point["gold"] == pytest.approx((want - mean) / sd, rel=1e-10)
+    assert point["entropy"] == pytest.approx(np.mean([-(p @ np.log(p)) for p, _, _ in rows]))
+    assert point["length"] == pytest.approx(np.mean([p @ n for p, _, n in rows]), rel=1e-12)
+    assert point["proxy_se"] <= tiny.eval.proxy_se_target or (
+        point["n_samples"] == tiny.eval.max_samples
+    )
