@@ -180,3 +180,33 @@ def test_evaluator_point_is_the_exact_normalized_gold(tiny):
     assert point["proxy_se"] <= tiny.eval.proxy_se_target or (
         point["n_samples"] == tiny.eval.max_samples
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("seed", "world"), [(3, 7), (1, 4)])
+def test_exact_gold_curve_matches_a_large_monte_carlo(seed, world):
+    """Each checkpoint of a default run: the normalized exact gold against 10^6 samples
+    (SE ~ 0.0008 reference SDs), in worlds other than the default one."""
+    from simrl.evaluate import Evaluator, stratified_se
+    from simrl.experiment import rngs
+    from simrl.kernels.evaluate import sample_and_score
+
+    cfg = Config().replace(**{"seed": seed, "world.seed": world, "policy.eval_every": 300})
+    r = rngs(cfg.seed)
+    setup = build(cfg, r)
+    ev = Evaluator(setup.gold, setup.rm, setup.ref, cfg.eval, r["eval"])
+    points: list[tuple[float, float]] = []
+    rng = np.random.default_rng(seed)
+    n = 1_000_000
+    prompts = np.arange(n, dtype=np.int64) % setup.ref.shape[0]
+
+    def check(step: int, policy: TabularPolicy) -> None:
+        g, _, _ = sample_and_score(policy.cdf(), prompts, rng, setup.rm.spec(), setup.gold.spec())
+        mc = (g.mean() - ev.norm.gold_mean) / ev.norm.gold_std
+        se = stratified_se(g, prompts, setup.ref.shape[0]) / ev.norm.gold_std
+        points.append((ev.point(policy, step)["gold"], mc, se))
+
+    optimize(setup.ref, Target.proxy(setup.rm), cfg.policy, r["optimize"], check)
+    z = np.array([(mc - exact) / se for exact, mc, se in points])
+    assert np.all(np.abs(z) < 4.0)
+    assert abs(z.mean()) < 3.0 / math.sqrt(z.size)
