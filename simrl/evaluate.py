@@ -69,9 +69,9 @@ class Evaluator:
         self.gold, self.rm, self.ref, self.cfg, self.rng = gold, rm, ref, cfg, rng
         self.P = ref.shape[0]
         self.ref_logp = ref.logp()
-        # Gold under pi_ref with x uniform: mean E_x E[r* | x], variance
-        # E_x E[r*^2 | x] - (E_x E[r* | x])^2 (prompts pooled, as the samples of old were).
-        # (the mean by the same kernel as every checkpoint's, so pi_ref itself scores 0.0)
+        # Gold under pi_ref with x uniform: mean E_x E[r* | x] (by the same kernel as every
+        # checkpoint's, so pi_ref itself scores exactly 0) and variance
+        # E_x E[r*^2 | x] - (E_x E[r* | x])^2, prompts pooled as stratified samples are.
         gold_mean = float(gold.expected(ref).mean())
         gold_std = math.sqrt(max(float(gold.moments(ref)[1].mean()) - gold_mean**2, 0.0))
         p = self.sample_proxy(ref, cfg.norm_samples)
