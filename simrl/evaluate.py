@@ -4,6 +4,11 @@ gold.
 Gold is normalized as in Gao et al. (2023): the reference policy scores 0 and one standard
 deviation of gold under the reference policy is 1. The proxy is normalized the same way by
 its own reference mean and deviation, so both curves start at 0 on a common scale.
+
+The gold is a polynomial in what a Markov policy writes, so its expectation, and its
+reference mean and deviation, are computed exactly (:mod:`simrl.kernels.moments`): the gold
+curve has no sampling noise. So are KL, length and entropy. Only the proxy (a neural
+network) and best-of-n selection are estimated by Monte Carlo.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import numpy as np
 
 from simrl.analysis import bon_estimate, bon_exact_kl, bon_kl_bound
 from simrl.config import EvalConfig
-from simrl.kernels.evaluate import sample_and_score
+from simrl.kernels.evaluate import sample_and_score, sample_and_score_proxy
+from simrl.kernels.kl import exact_kl, expected_length, policy_entropy
+from simrl.kernels.moments import gold_expectation
 from simrl.policy import TabularPolicy, enumerate_responses, n_responses
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
@@ -37,7 +44,7 @@ def stratified_se(values: np.ndarray, prompts: np.ndarray, n_prompts: int) -> fl
 
 @dataclass(frozen=True)
 class Normalizer:
-    """Reference means and deviations of gold and proxy."""
+    """Reference means and deviations of gold (exact) and proxy (Monte Carlo)."""
 
     gold_mean: float
     gold_std: float
@@ -46,13 +53,13 @@ class Normalizer:
 
 
 class Evaluator:
-    """Scores policies by Monte Carlo (gold, proxy, length) and exactly (KL).
+    """Scores policies exactly (gold, KL, length, entropy) and by Monte Carlo (proxy).
 
     Args:
         gold: The hidden gold.
         rm: The proxy being optimized.
         ref: The reference policy (KL and normalization are relative to it).
-        cfg: Sample sizes and the standard-error target.
+        cfg: Sample sizes and the proxy's standard-error target.
         rng: Generator for every sample the evaluator draws.
     """
 
@@ -61,8 +68,14 @@ class Evaluator:
     ) -> None:
         self.gold, self.rm, self.ref, self.cfg, self.rng = gold, rm, ref, cfg, rng
         self.P = ref.shape[0]
-        g, p, _ = self.sample(ref, cfg.norm_samples)
-        self.norm = Normalizer(float(g.mean()), float(g.std()), float(p.mean()), float(p.std()))
+        self.ref_logp = ref.logp()
+        # Gold under pi_ref with x uniform: mean E_x E[r* | x] (by the same kernel as every
+        # checkpoint's, so pi_ref itself scores exactly 0) and variance
+        # E_x E[r*^2 | x] - (E_x E[r* | x])^2, prompts pooled as stratified samples are.
+        gold_mean = float(gold.expected(ref).mean())
+        gold_std = math.sqrt(max(float(gold.moments(ref)[1].mean()) - gold_mean**2, 0.0))
+        p = self.sample_proxy(ref, cfg.norm_samples)
+        self.norm = Normalizer(gold_mean, gold_std, float(p.mean()), float(p.std()))
         if not (self.norm.gold_std > 0 and self.norm.proxy_std > 0):
             raise ValueError(
                 "gold or proxy is constant under the reference policy; "
@@ -77,39 +90,56 @@ class Evaluator:
         cdf = policy.cdf() if cdf is None else cdf
         return sample_and_score(cdf, prompts, self.rng, self.rm.spec(), self.gold.spec())
 
-    def point(self, policy: TabularPolicy, step: int) -> dict:
-        """One curve point: exact KL, and Monte Carlo gold/proxy/length with standard errors.
+    def sample_proxy(
+        self, policy: TabularPolicy, n: int, cdf: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Raw proxy of ``n`` responses, prompts stratified (n mod P); the same responses as
+        :meth:`sample` would draw."""
+        prompts = np.arange(n, dtype=np.int64) % self.P
+        cdf = policy.cdf() if cdf is None else cdf
+        return sample_and_score_proxy(cdf, prompts, self.rng, self.rm.spec())
 
-        Samples are drawn in doubling rounds until the standard error of the normalized gold
-        mean is at most ``se_target`` or ``max_samples`` are used.
+    def point(self, policy: TabularPolicy, step: int) -> dict:
+        """One curve point: exact KL, gold, length and entropy; Monte Carlo proxy.
+
+        ``gold`` is the exact prompt-averaged expectation, normalized by the exact reference
+        mean and deviation, so ``gold_se`` is 0. Proxy samples are drawn in doubling rounds
+        from ``min_samples`` until the standard error of the normalized proxy mean is at most
+        ``proxy_se_target`` or ``max_samples`` are used; ``n_samples`` counts them.
+        ``entropy`` is the mean over prompts of H(x) (nats per response) and
+        ``entropy_per_token`` that of H(x) / N(x), with N(x) the expected number of actions
+        (:meth:`simrl.policy.TabularPolicy.entropy_per_token`).
         """
         cfg, nm = self.cfg, self.norm
-        cdf = policy.cdf()
-        parts = [self.sample(policy, cfg.min_samples, cdf)]
+        logp = policy.logp()  # once: every exact quantity below is a recursion over it
+        cdf = np.cumsum(np.exp(logp), axis=-1)  # = policy.cdf()
+        parts = [self.sample_proxy(policy, cfg.min_samples, cdf)]
         total = cfg.min_samples
         while True:
-            g = np.concatenate([p[0] for p in parts])
-            prompts = np.concatenate([np.arange(p[0].size) % self.P for p in parts])
-            gold_se = stratified_se(g, prompts, self.P) / nm.gold_std
-            if gold_se <= cfg.se_target or total >= cfg.max_samples:
+            p = np.concatenate(parts)
+            prompts = np.concatenate([np.arange(q.size) % self.P for q in parts])
+            proxy_se = stratified_se(p, prompts, self.P) / nm.proxy_std
+            if proxy_se <= cfg.proxy_se_target or total >= cfg.max_samples:
                 break
             more = min(total, cfg.max_samples - total)
-            parts.append(self.sample(policy, more, cdf))
+            parts.append(self.sample_proxy(policy, more, cdf))
             total += more
-        p = np.concatenate([q[1] for q in parts])
-        lengths = np.concatenate([q[2] for q in parts])
-        kl = float(policy.kl(self.ref).mean())
+        kl = float(exact_kl(logp, self.ref_logp).mean())
         kl = max(kl, 0.0)  # the recursion can return -1e-17 for identical tables
+        gold = float(gold_expectation(logp, self.gold.spec()).mean())
+        entropy, actions = policy_entropy(logp)
         return {
             "step": int(step),
             "kl": kl,
             "sqrt_kl": math.sqrt(kl),
             "proxy": float((p.mean() - nm.proxy_mean) / nm.proxy_std),
-            "proxy_se": float(stratified_se(p, prompts, self.P) / nm.proxy_std),
-            "gold": float((g.mean() - nm.gold_mean) / nm.gold_std),
-            "gold_se": float(gold_se),
-            "length": float(lengths.mean()),
+            "proxy_se": float(proxy_se),
+            "gold": (gold - nm.gold_mean) / nm.gold_std,
+            "gold_se": 0.0,  # exact
+            "length": float(expected_length(logp).mean()),
             "n_samples": int(total),
+            "entropy": float(entropy.mean()),
+            "entropy_per_token": float((entropy / actions).mean()),
         }
 
     def bon_curve(

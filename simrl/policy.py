@@ -17,6 +17,7 @@ from simrl.kernels.kl import (
     expected_length,
     expected_token_counts,
     length_distribution,
+    policy_entropy,
 )
 from simrl.kernels.sampling import sample_responses, sequence_logprobs
 from simrl.kernels.softmax import log_softmax_table
@@ -83,6 +84,18 @@ class TabularPolicy:
     def length_distribution(self) -> np.ndarray:
         """Exact P(length = l | x) for l = 0..T, shape (P, T + 1)."""
         return length_distribution(self.logp())
+
+    def entropy(self) -> np.ndarray:
+        """Exact entropy of the response, H(x) = -sum_y pi(y | x) log pi(y | x), in nats per
+        response, per prompt (see :func:`simrl.kernels.kl.policy_entropy`)."""
+        return policy_entropy(self.logp())[0]
+
+    def entropy_per_token(self) -> np.ndarray:
+        """Exact entropy per action, H(x) / N(x) per prompt, where N(x) = E[L] + P(EOS) is
+        the expected number of actions (content tokens and the closing EOS; a response cut
+        at the cap takes no EOS)."""
+        ent, actions = policy_entropy(self.logp())
+        return ent / actions
 
 
 def compose_logits(theta: np.ndarray, u: np.ndarray, U: np.ndarray) -> np.ndarray:

@@ -8,11 +8,16 @@ proxy reward model and the optimizers never receive a :class:`Gold`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simrl.config import GoldConfig, WorldConfig
 from simrl.kernels.gold import gold_rewards
+from simrl.kernels.moments import gold_expectation, gold_moments
+
+if TYPE_CHECKING:
+    from simrl.policy import TabularPolicy
 
 
 def coherence_table(world: WorldConfig) -> np.ndarray:
@@ -80,6 +85,17 @@ class Gold:
     def rewards(self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """r*(x, y) for each response (see :func:`simrl.kernels.gold.gold_one`)."""
         return gold_rewards(prompts, tokens, lengths, *self.spec())
+
+    def expected(self, policy: TabularPolicy) -> np.ndarray:
+        """Exact E_pi[r*(x, y)] per prompt, shape (P,), by forward recursion over the policy's
+        state occupancy (:func:`simrl.kernels.moments.gold_expectation`)."""
+        return gold_expectation(policy.logp(), self.spec())
+
+    def moments(self, policy: TabularPolicy) -> tuple[np.ndarray, np.ndarray]:
+        """Exact ``(E_pi[r* | x], E_pi[r*^2 | x])`` per prompt, each of shape (P,)
+        (:func:`simrl.kernels.moments.gold_moments`; costs V + 1 times :meth:`expected`)."""
+        m = gold_moments(policy.logp(), self.spec())
+        return m[:, 0].copy(), m[:, 1].copy()
 
     def spec(self) -> tuple:
         """The gold as the tuple the kernels take (:mod:`simrl.kernels.reward`)."""

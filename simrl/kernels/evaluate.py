@@ -1,4 +1,5 @@
-"""Sample responses from a policy and score them by gold and proxy without storing them."""
+"""Sample responses from a policy and score them by gold and proxy (or the proxy alone)
+without storing them."""
 
 from __future__ import annotations
 
@@ -38,3 +39,30 @@ def sample_and_score(
         p[n] = proxy_one(x, row, L, rm, counts, fidx, fval, h, rs)
         lens[n] = L
     return g, p, lens
+
+
+@njit(cache=True)
+def sample_and_score_proxy(
+    cdf: np.ndarray, prompts: np.ndarray, rng: np.random.Generator, rm: tuple
+):
+    """For each prompt in ``prompts`` draw one response and return its proxy reward.
+
+    Draws the same responses from ``rng`` as :func:`sample_and_score`; for checkpoints whose
+    gold and length are computed exactly (:mod:`simrl.kernels.moments`).
+    """
+    N = prompts.shape[0]
+    T, A = cdf.shape[1], cdf.shape[3]
+    V = A - 1
+    p = np.empty(N)
+    row = np.zeros(T, np.int64)
+    counts = np.zeros(V + 1)
+    K = max_nnz(V, T)
+    fidx = np.zeros(K, np.int32)
+    fval = np.zeros(K)
+    h = np.zeros(rm[2])
+    rs = np.zeros(rm[0].shape[0])
+    for n in range(N):
+        x = prompts[n]
+        L = sample_one(cdf, x, rng, row)
+        p[n] = proxy_one(x, row, L, rm, counts, fidx, fval, h, rs)
+    return p

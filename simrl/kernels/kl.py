@@ -1,5 +1,5 @@
 """Exact quantities of Markov token policies from their state occupancy: KL to a reference,
-the distribution of the response length, expected token counts. No sampling noise.
+the distribution of the response length, expected token counts, entropy. No sampling noise.
 
 The occupancy mu_t(x, s) is the probability that generation under pi for prompt x reaches
 state (x, t, prev = s): mu_0 puts mass 1 on BOS, a content action a moves mass to prev = a,
@@ -109,3 +109,36 @@ def expected_length(logp: np.ndarray) -> np.ndarray:
         for length in range(dist.shape[1]):
             out[x] += length * dist[x, length]
     return out
+
+
+@njit(cache=True)
+def policy_entropy(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact entropy of the response distribution and expected number of actions per prompt.
+
+    H(x) = -sum_y pi(y | x) log pi(y | x) = sum_t sum_s mu_t(x, s) H(pi(. | s)) (chain rule
+    of entropy for a Markov process), in nats per response. An action is a content token or
+    the EOS that ends the response (a response cut at the cap T takes no EOS), so the expected
+    number of actions is N(x) = sum_t sum_s mu_t(x, s) = E[L] + P(EOS); the entropy per token
+    is H(x) / N(x), the occupancy-weighted mean entropy of the policy's decisions.
+
+    Returns:
+        ``(H, N)``, each of shape (P,).
+    """
+    P, T, S, A = logp.shape
+    mu = occupancy(logp)
+    ent = np.zeros(P)
+    actions = np.zeros(P)
+    for x in range(P):
+        for t in range(T):
+            for s in range(S):
+                m = mu[x, t, s]
+                if m == 0.0:
+                    continue
+                h = 0.0
+                for a in range(A):
+                    lp = logp[x, t, s, a]
+                    if lp > -np.inf:  # 0 log 0 = 0
+                        h -= np.exp(lp) * lp
+                ent[x] += m * h
+                actions[x] += m
+    return ent, actions
