@@ -12,16 +12,17 @@ from simrl.diagnostics import hidden_norm_stats, ood_world
 from simrl.policy import reference_policy
 
 
-@given(st.integers(0, 2**32 - 1), st.floats(0.5, 20.0))
+@given(st.integers(0, 2**32 - 1), st.floats(3.0, 20.0))
 def test_a_shared_offset_vector_moves_the_raw_cv_but_not_the_centered_one(seed, size):
     """BT stores a drifting reward offset as a constant vector in h: the statistic the BSR
     comparison needs must not see it."""
     rng = np.random.default_rng(seed)
     h = rng.normal(size=(400, 8))
-    shift = size * rng.normal(size=8) / np.sqrt(8)
+    u = rng.normal(size=8)
+    shift = size * u / np.linalg.norm(u)  # at least as long as a typical ||h|| (~2.8)
     plain, shifted = hidden_norm_stats(h), hidden_norm_stats(h + shift)
     assert shifted["hnorm_centered_cv"] == pytest.approx(plain["hnorm_centered_cv"], rel=1e-9)
-    assert shifted["hnorm_cv"] != pytest.approx(plain["hnorm_cv"], rel=1e-3)
+    assert shifted["hnorm_cv"] != pytest.approx(plain["hnorm_cv"], rel=1e-2)
 
 
 def test_centered_cv_of_states_on_a_sphere_around_any_centre_is_zero():
