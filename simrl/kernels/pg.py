@@ -28,7 +28,6 @@ from numba import njit
 from simrl.kernels.features import max_nnz
 from simrl.kernels.reward import reward_one
 from simrl.kernels.sampling import draw_from_probs
-from simrl.kernels.softmax import softmax_row
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
@@ -54,21 +53,63 @@ def kl_term(logp: float, logp_ref: float, estimator: int) -> float:
 
 
 @njit(cache=True)
-def row_policy(
+def policy_row(
     theta: np.ndarray,
     u: np.ndarray,
     U: np.ndarray,
     x: int,
     t: int,
     prev: int,
-    scratch: np.ndarray,
+    logits: np.ndarray,
     logp: np.ndarray,
     probs: np.ndarray,
 ) -> None:
-    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits."""
-    for c in range(scratch.shape[0]):
-        scratch[c] = theta[x, t, prev, c] + u[c] + U[x, c]
-    softmax_row(scratch, logp, probs)
+    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits theta + u + U[x].
+
+    The same operations in the same order as :func:`simrl.kernels.softmax.softmax_row`, so
+    the results are bit-identical to it (and log pi to ``log_softmax_row``, which gives
+    log pi_ref), except that the maximum is taken by this loop: ``ndarray.max`` costs as much
+    as the rest of an 11-entry row in Numba. Like it, the loop propagates a NaN.
+    """
+    mx = -math.inf
+    for c in range(logits.shape[0]):
+        z = theta[x, t, prev, c] + u[c] + U[x, c]
+        logits[c] = z
+        if z > mx or z != z:
+            mx = z
+    s = 0.0
+    for c in range(logits.shape[0]):
+        e = math.exp(logits[c] - mx)
+        probs[c] = e
+        s += e
+    lse = mx + math.log(s)
+    for c in range(logits.shape[0]):
+        logp[c] = logits[c] - lse
+        probs[c] /= s
+
+
+@njit(cache=True)
+def add_score(
+    theta: np.ndarray,
+    u: np.ndarray,
+    U: np.ndarray,
+    shared: bool,
+    x: int,
+    t: int,
+    prev: int,
+    probs: np.ndarray,
+    a: int,
+    g: float,
+) -> None:
+    """Add g * d log pi(a | s) / d(logits of s) = g (onehot(a) - pi(. | s)) to the logits of
+    state s = (x, t, prev): to ``theta[x, t, prev]`` and, with shared logits, to ``u`` and
+    ``U[x]``, which enter every row's logits. ``probs`` is pi(. | s)."""
+    for c in range(probs.shape[0]):
+        d = g * ((c == a) - probs[c])
+        theta[x, t, prev, c] += d
+        if shared:
+            u[c] += d
+            U[x, c] += d
 
 
 @njit(cache=True)
@@ -110,16 +151,26 @@ def policy_steps(
     Returns:
         False if a reward or an advantage became non-finite (the loop stops there).
     """
-    P, T, _S, A = theta.shape
+    P, T, S, A = theta.shape
     V = A - 1
     n = batch_prompts * k
-    acts = np.zeros((n, T + 1), np.int64)  # actions taken, EOS included
+    # Every sample of a step is drawn from, and its update reads, the rows of the policy as it
+    # was before the step (PPO: at the start of the epoch). Samples share states (the first
+    # state of a prompt, common prefixes), so each distinct visited state gets one row per
+    # step, computed on first visit: the same numbers as one row per visit, fewer exps.
+    seen = np.full(P * T * S, -1, np.int64)  # step that last gave state (x, t, prev) a row
+    slot_of = np.zeros(P * T * S, np.int64)  # its row in *_rows during that step
+    sx = np.zeros(n * T, np.int64)  # state of each row
+    st = np.zeros(n * T, np.int64)
+    sp = np.zeros(n * T, np.int64)
+    lp_old = np.zeros((n * T, A))  # log pi_old(. | s) at sampling time, per distinct state
+    pr_old = np.zeros((n * T, A))  # the same as probabilities
+    lp_new = np.zeros((n * T, A))  # PPO: pi at the start of a later epoch
+    pr_new = np.zeros((n * T, A))
+    acts = np.zeros((n, T), np.int64)  # actions taken, EOS included
+    vslot = np.zeros((n, T), np.int64)  # row of the state each action was taken in
     nact = np.zeros(n, np.int64)
-    lp_old = np.zeros((n, T + 1, A))  # log pi_old(.|s_t) at sampling time
-    lp_new = np.zeros((n, T + 1, A))
-    pr_old = np.zeros((n, T + 1, A))  # the same as probabilities
-    pr_new = np.zeros((n, T + 1, A))
-    scratch = np.zeros(A)
+    logits = np.zeros(A)
     rewards = np.zeros(n)
     adv = np.zeros(n)
     row = np.zeros(T, np.int64)
@@ -138,16 +189,25 @@ def policy_steps(
             j = i + rng.integers(0, P - i)
             perm[i], perm[j] = perm[j], perm[i]
         mean_r, mean_k1 = 0.0, 0.0
+        nrows = 0
         for i in range(n):  # rollout with pi_old
             x = perm[i // k]
             prev, length, pen, k1 = 0, 0, 0.0, 0.0
             for t in range(T):
-                row_policy(theta, u, U, x, t, prev, scratch, lp_old[i, t], pr_old[i, t])
-                a = draw_from_probs(pr_old[i, t], rng.random())
+                key = (x * T + t) * S + prev
+                if seen[key] != step:
+                    seen[key] = step
+                    slot_of[key] = nrows
+                    sx[nrows], st[nrows], sp[nrows] = x, t, prev
+                    policy_row(theta, u, U, x, t, prev, logits, lp_old[nrows], pr_old[nrows])
+                    nrows += 1
+                sl = slot_of[key]
+                a = draw_from_probs(pr_old[sl], rng.random())
                 acts[i, t] = a
+                vslot[i, t] = sl
                 ref = logp_ref[x, t, prev, a]
-                pen += kl_term(lp_old[i, t, a], ref, kl_estimator)
-                k1 += lp_old[i, t, a] - ref
+                pen += kl_term(lp_old[sl, a], ref, kl_estimator)
+                k1 += lp_old[sl, a] - ref
                 if a == 0:
                     break
                 row[t] = a
@@ -189,29 +249,21 @@ def policy_steps(
             lp, pr = lp_old, pr_old  # epoch 0: pi_old itself
             if epoch > 0:  # pi at the start of this epoch, for every visited state
                 lp, pr = lp_new, pr_new
-                for i in range(n):
-                    x = perm[i // k]
-                    prev = 0
-                    for t in range(nact[i]):
-                        row_policy(theta, u, U, x, t, prev, scratch, lp_new[i, t], pr_new[i, t])
-                        prev = acts[i, t]
+                for sl in range(nrows):
+                    policy_row(theta, u, U, sx[sl], st[sl], sp[sl], logits, lp[sl], pr[sl])
             for i in range(n):
                 x = perm[i // k]
                 prev = 0
                 for t in range(nact[i]):
                     a = acts[i, t]
-                    ratio = math.exp(lp[i, t, a] - lp_old[i, t, a])
+                    sl = vslot[i, t]
+                    ratio = math.exp(lp[sl, a] - lp_old[sl, a])
                     clipped = (adv[i] > 0.0 and ratio > 1.0 + ppo_clip) or (
                         adv[i] < 0.0 and ratio < 1.0 - ppo_clip
                     )
                     if not (algo == ALGO_PPO and clipped):
                         g = scale * adv[i] * ratio  # d(rho A)/d theta = rho A grad log pi
-                        for c in range(A):
-                            d = g * ((c == a) - pr[i, t, c])
-                            theta[x, t, prev, c] += d
-                            if shared:
-                                u[c] += d
-                                U[x, c] += d
+                        add_score(theta, u, U, shared, x, t, prev, pr[sl], a, g)
                     prev = a
         if kl_target > 0.0:  # adaptive KL controller (Ziegler et al. 2019)
             err = min(max(mean_k1 / kl_target - 1.0, -0.2), 0.2)
