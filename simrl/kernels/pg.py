@@ -1,8 +1,7 @@
-"""Policy gradient on tabular (plus shared) logits with a per-token KL penalty.
+"""Policy gradient on tabular (plus shared) logits with a KL penalty.
 
-Per step: ``batch_prompts`` distinct prompts, ``k`` responses each, sequence reward
-``R_i = r(x, y_i) - beta * sum_t kl_t`` with the per-token estimator ``kl_t`` (Schulman's
-k1/k2/k3 with ratio pi_ref / pi), then one of
+Per step: ``batch_prompts`` distinct prompts, ``k`` responses each, an advantage per
+response from the sequence reward ``R_i``, then one of
 
 * REINFORCE with a baseline: A_i = R_i - b, b an exponential moving average of mean R
   (Williams 1992);
@@ -11,6 +10,12 @@ k1/k2/k3 with ratio pi_ref / pi), then one of
   min(rho A, clip(rho, 1 - eps, 1 + eps) A) with rho = pi / pi_old per token (Schulman et
   al. 2017); a critic-free variant, since the reward is given per sequence; advantages are
   optionally normalized to mean 0 and standard deviation 1 per batch.
+
+The KL penalty (coefficient beta) is implemented as Liu et al. (2025, "Rethinking KL
+regularization in RLHF") set out: k1 in the reward, R_i = r(x, y_i) - beta sum_t (log pi -
+log pi_ref)(y_t | s_t), trained by the score function; k2 as the sequence loss beta/2 L(y)^2
+and k3 as the per-token loss beta sum_t k3_t (GRPO), both differentiated through pi
+(:func:`sample_coefs`); then R_i = r(x, y_i).
 
 The score function of a softmax row is d log pi(a|s) / d theta[s, :] = onehot(a) - pi(.|s).
 The logits of state (x, t, prev) are ``theta[x, t, prev] + u + U[x]``; with ``shared`` the
@@ -35,21 +40,6 @@ ALGO_PPO = 2
 KL_K1 = 0
 KL_K2 = 1
 KL_K3 = 2
-
-
-@njit(cache=True)
-def kl_term(logp: float, logp_ref: float, estimator: int) -> float:
-    """Per-token KL estimate with r = pi_ref / pi (Schulman, "Approximating KL divergence").
-
-    k1 = -log r (unbiased, can be negative), k2 = (log r)^2 / 2 (biased, low variance),
-    k3 = (r - 1) - log r (unbiased and >= 0).
-    """
-    log_r = logp_ref - logp
-    if estimator == KL_K2:
-        return 0.5 * log_r * log_r
-    if estimator == KL_K3:
-        return math.expm1(log_r) - log_r
-    return -log_r
 
 
 @njit(cache=True)
@@ -113,6 +103,54 @@ def add_score(
 
 
 @njit(cache=True)
+def sample_coefs(
+    adv: float,
+    beta: float,
+    lp: np.ndarray,
+    lp_old: np.ndarray,
+    lp_ref: np.ndarray,
+    m: int,
+    ppo: bool,
+    ppo_clip: float,
+    kl_estimator: int,
+    out: np.ndarray,
+) -> None:
+    """One sample's update: ``out[t]`` multiplies grad log pi(y_t | s_t), t < m (ascent).
+
+    ``lp[t]``, ``lp_old[t]`` and ``lp_ref[t]`` are log pi(y_t | s_t) now, when the sample was
+    drawn, and under pi_ref. ``adv`` and ``beta`` come multiplied by the step size lr / n,
+    which keeps the rounding of the surrogate's term (lr/n A) rho. Per token:
+
+    * the surrogate, d(rho_t A)/d theta = A rho_t grad log pi (rho_t = pi / pi_old, 1 on
+      the first pass); PPO drops it where min(rho A, clip(rho, 1 +- eps) A) is the clipped
+      branch (Schulman et al. 2017);
+    * k1: nothing more: its penalty -beta sum_t (log pi - log pi_ref) is in the reward, hence
+      in A (score function; its expectation is -beta grad KL(pi || pi_ref));
+    * k2: the loss beta/2 L(y)^2 of the sequence log-ratio L(y) = sum_t (log pi - log pi_ref)
+      differentiated through pi: -beta L(y) on every token (on-policy its expectation is
+      -beta grad KL(pi || pi_ref); Liu et al. 2025, "Rethinking KL regularization in RLHF");
+    * k3: the per-token loss beta k3_t, k3 = r - 1 - log r with r = pi_ref / pi (as GRPO):
+      -beta (1 - r_t) = beta expm1(log r_t). On-policy its expectation weights each state's
+      grad KL(pi_ref(.|s) || pi(.|s)) by pi's occupancy: see docs/methods.md.
+    """
+    big_l = 0.0
+    if kl_estimator == KL_K2:
+        for t in range(m):
+            big_l += lp[t] - lp_ref[t]
+    for t in range(m):
+        ratio = math.exp(lp[t] - lp_old[t])
+        clipped = ppo and (
+            (adv > 0.0 and ratio > 1.0 + ppo_clip) or (adv < 0.0 and ratio < 1.0 - ppo_clip)
+        )
+        g = 0.0 if clipped else adv * ratio
+        if kl_estimator == KL_K2:
+            g -= beta * big_l
+        elif kl_estimator == KL_K3:
+            g += beta * math.expm1(lp_ref[t] - lp[t])
+        out[t] = g
+
+
+@njit(cache=True)
 def policy_steps(
     theta: np.ndarray,
     u: np.ndarray,
@@ -170,6 +208,10 @@ def policy_steps(
     acts = np.zeros((n, T), np.int64)  # actions taken, EOS included
     vslot = np.zeros((n, T), np.int64)  # row of the state each action was taken in
     nact = np.zeros(n, np.int64)
+    tok_ref = np.zeros((n, T))  # log pi_ref of each action taken
+    tok_lp = np.zeros(T)  # one sample's log pi (now) and log pi_old of its actions
+    tok_old = np.zeros(T)
+    coef = np.zeros(T)  # and its update's coefficients (sample_coefs)
     logits = np.zeros(A)
     rewards = np.zeros(n)
     adv = np.zeros(n)
@@ -192,7 +234,7 @@ def policy_steps(
         nrows = 0
         for i in range(n):  # rollout with pi_old
             x = perm[i // k]
-            prev, length, pen, k1 = 0, 0, 0.0, 0.0
+            prev, length, k1 = 0, 0, 0.0
             for t in range(T):
                 key = (x * T + t) * S + prev
                 if seen[key] != step:
@@ -205,9 +247,8 @@ def policy_steps(
                 a = draw_from_probs(pr_old[sl], rng.random())
                 acts[i, t] = a
                 vslot[i, t] = sl
-                ref = logp_ref[x, t, prev, a]
-                pen += kl_term(lp_old[sl, a], ref, kl_estimator)
-                k1 += lp_old[sl, a] - ref
+                tok_ref[i, t] = logp_ref[x, t, prev, a]
+                k1 += lp_old[sl, a] - tok_ref[i, t]
                 if a == 0:
                     break
                 row[t] = a
@@ -215,7 +256,7 @@ def policy_steps(
                 prev = a
             nact[i] = length + 1 if length < T else T
             r = reward_one(source, x, row, length, rm, gold, counts, fidx, fval, h, rs)
-            rewards[i] = r - beta * pen
+            rewards[i] = r - beta * k1 if kl_estimator == KL_K1 else r  # k1 in the reward
             mean_r += r
             mean_k1 += k1
         mean_r /= n
@@ -252,18 +293,28 @@ def policy_steps(
                 for sl in range(nrows):
                     policy_row(theta, u, U, sx[sl], st[sl], sp[sl], logits, lp[sl], pr[sl])
             for i in range(n):
+                m = nact[i]
+                for t in range(m):
+                    tok_lp[t] = lp[vslot[i, t], acts[i, t]]
+                    tok_old[t] = lp_old[vslot[i, t], acts[i, t]]
+                sample_coefs(
+                    scale * adv[i],
+                    scale * beta,
+                    tok_lp,
+                    tok_old,
+                    tok_ref[i],
+                    m,
+                    algo == ALGO_PPO,
+                    ppo_clip,
+                    kl_estimator,
+                    coef,
+                )
                 x = perm[i // k]
                 prev = 0
-                for t in range(nact[i]):
+                for t in range(m):
                     a = acts[i, t]
-                    sl = vslot[i, t]
-                    ratio = math.exp(lp[sl, a] - lp_old[sl, a])
-                    clipped = (adv[i] > 0.0 and ratio > 1.0 + ppo_clip) or (
-                        adv[i] < 0.0 and ratio < 1.0 - ppo_clip
-                    )
-                    if not (algo == ALGO_PPO and clipped):
-                        g = scale * adv[i] * ratio  # d(rho A)/d theta = rho A grad log pi
-                        add_score(theta, u, U, shared, x, t, prev, pr[sl], a, g)
+                    if coef[t] != 0.0:  # 0 where PPO clips (and no KL loss)
+                        add_score(theta, u, U, shared, x, t, prev, pr[vslot[i, t]], a, coef[t])
                     prev = a
         if kl_target > 0.0:  # adaptive KL controller (Ziegler et al. 2019)
             err = min(max(mean_k1 / kl_target - 1.0, -0.2), 0.2)
