@@ -50,6 +50,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from inspect import signature
 from pathlib import Path
 from types import ModuleType
 
@@ -384,10 +385,12 @@ def direct_run(
     P, _T, V = ref.shape
     theta, u, U = np.array(ref.logits, dtype=np.float64), np.zeros(V + 1), np.zeros((P, V + 1))
     hist, state = np.zeros((n_steps, 3)), np.array([prob.kl_coef, np.nan])
+    # the raw proxy; kernels from before reward normalization lack its three arguments
+    affine = (1.0, np.zeros(P), False) if "r_mul" in signature(kernel.py_func).parameters else ()
     t0 = time.process_time()
     kernel(
-        theta, u, U, prob.shared, prob.logp_ref, SOURCE_PROXY, prob.rm.spec(),
-        no_gold(V), ALGORITHMS[algo], 0, 0.0, pc.kl_horizon, prob.k, prob.batch_prompts, lr,
+        theta, u, U, prob.shared, prob.logp_ref, SOURCE_PROXY, prob.rm.spec(), no_gold(V),
+        *affine, ALGORITHMS[algo], 0, 0.0, pc.kl_horizon, prob.k, prob.batch_prompts, lr,
         pc.ppo_epochs, pc.ppo_clip, pc.ppo_norm_adv, pc.baseline_decay, n_steps,
         np.random.default_rng(seed), hist, state, *extra,
     )  # fmt: skip

@@ -253,6 +253,19 @@ class PolicyConfig:
         "Prompts per step, drawn without replacement; 0 = every prompt.",
         range=(0, 4096),
     )
+    reward_norm: str = _f(
+        "ref",
+        "How the optimized reward is normalized: none; ref (once, before optimization: "
+        "(r - m(x)) / s with the per-prompt mean m(x) and the pooled within-prompt SD s on "
+        "reference responses); batch (to mean 0, SD 1 over each batch's rewards, before "
+        "the KL penalty).",
+        choices=("none", "ref", "batch"),
+    )
+    reward_norm_samples: int = _f(
+        1024,
+        "Reference responses per prompt that measure m(x) and s for reward_norm = ref.",
+        range=(2, 10_000_000),
+    )
     kl_coef: float = _f(
         0.02,
         "beta of the KL penalty (initial value if kl_target > 0).",

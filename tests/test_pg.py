@@ -3,6 +3,7 @@ KL penalty, checked by enumerating every response of a tiny world."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -14,8 +15,9 @@ from hypothesis import strategies as st
 from simrl.experiment import build
 from simrl.kernels import pg
 from simrl.kernels.kl import exact_kl, occupancy
+from simrl.kernels.reward import reward_batch
 from simrl.kernels.softmax import log_softmax_table, softmax_row
-from simrl.optimize import Target
+from simrl.optimize import Target, normalized, optimize
 from simrl.policy import enumerate_responses
 
 seeds = st.integers(0, 2**32 - 1)
@@ -222,10 +224,13 @@ def log_ratio(x, acts, logp, logp_ref):
     return sum(logp[x, t, p, a] - logp_ref[x, t, p, a] for t, p, a in walk(acts))
 
 
-def reference_steps(s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_target=0.5):
+def reference_steps(
+    s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_target=0.5, affine=None, whiten=False
+):
     """``n_steps`` of the step written out in NumPy from the formulas (whole tables, no row
     reuse), reading the generator as the kernel does; returns the final theta, u, U and the
-    history. Same settings as :func:`kernel_steps`."""
+    history. Same settings as :func:`kernel_steps`; ``affine = (c, d)`` maps the proxy to
+    c r + d[x], ``whiten`` normalizes it over each batch."""
     ref, rm = s.ref, s.rm
     P, T, V = ref.shape
     A = V + 1
@@ -257,9 +262,14 @@ def reference_steps(s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_ta
             acts.append(seq)
 
         r = rm.score(xs, tokens, lengths)
+        if affine is not None:
+            r = affine[0] * r + affine[1][xs]
+        hist_r = r.mean()
+        if whiten:
+            r = (r - r.mean()) / (r.std() + 1e-8)
         k1 = np.array([log_ratio(xs[i], acts[i], old, logp_ref) for i in range(n)])
         R = r - beta * k1 if estimator == pg.KL_K1 else r
-        hist[step] = r.mean(), k1.mean(), beta
+        hist[step] = hist_r, k1.mean(), beta
         if algo == pg.ALGO_REINFORCE:
             if math.isnan(state[1]):
                 state[1] = R.mean()
@@ -296,32 +306,117 @@ def reference_steps(s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_ta
     return theta, u, U, hist
 
 
-def kernel_steps(s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_target=0.5):
+def kernel_steps(
+    s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_target=0.5, affine=None, whiten=False
+):
     ref = s.ref
     P, _T, V = ref.shape
     theta, u, U = ref.logits.copy(), np.zeros(V + 1), np.zeros((P, V + 1))
     hist, state = np.zeros((n_steps, 3)), np.array([0.05, np.nan])
     target = Target.proxy(s.rm)
+    if affine is not None:
+        target = target.affine(*affine)
     ok = pg.policy_steps(
-        theta, u, U, shared, ref.logp(), target.source, target.rm, target.gold, algo,
-        estimator, kl_target, 100.0, k, P, lr, 3, 0.2, True, 0.9, n_steps, rng, hist, state,
+        theta, u, U, shared, ref.logp(), target.source, target.rm, target.gold, target.mul,
+        target.add, whiten, algo, estimator, kl_target, 100.0, k, P, lr, 3, 0.2, True, 0.9,
+        n_steps, rng, hist, state,
     )  # fmt: skip
     assert ok
     return theta, u, U, hist
 
 
+@pytest.mark.parametrize("norm", ["raw", "affine", "affine+batch"])
 @pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("estimator", [pg.KL_K1, pg.KL_K2, pg.KL_K3])
 @pytest.mark.parametrize("algo", [pg.ALGO_REINFORCE, pg.ALGO_RLOO, pg.ALGO_PPO])
-def test_policy_steps_match_a_plain_reimplementation(algo, estimator, shared):
+def test_policy_steps_match_a_plain_reimplementation(algo, estimator, shared, norm):
     """The kernel (one row per distinct state, sample_coefs, add_score, its advantage and
-    clipping logic, the adaptive beta) against the formulas written out, 6 steps."""
+    clipping logic, the adaptive beta, the reward's affine map and batch whitening) against
+    the formulas written out, 6 steps."""
     s = build(tiny_config())
-    got = kernel_steps(s, algo, estimator, shared, 6, np.random.default_rng(5))
-    want = reference_steps(s, algo, estimator, shared, 6, np.random.default_rng(5))
+    opts = {
+        "affine": None if norm == "raw" else (1.7, np.array([0.3, -2.0, 5.0])),
+        "whiten": norm == "affine+batch",
+    }
+    got = kernel_steps(s, algo, estimator, shared, 6, np.random.default_rng(5), **opts)
+    want = reference_steps(s, algo, estimator, shared, 6, np.random.default_rng(5), **opts)
     assert not np.allclose(got[0], s.ref.logits)  # the policy moved
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+# --- Reward normalization on reference responses -------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_setup():
+    cfg = tiny_config(policy={"steps": 30, "eval_every": 10, "lr": 0.2})
+    return cfg, build(cfg)
+
+
+def trajectory(target, norm=True):
+    """Exact KL at each checkpoint, the per-step history and the final logits of a run on
+    ``target`` (normalized on reference responses first, unless ``norm`` is False)."""
+    cfg, s = tiny_setup()
+    if norm:
+        target = normalized(target, s.ref, cfg.policy.reward_norm_samples, np.random.default_rng(1))
+    kls = []
+    final, hist = optimize(
+        s.ref,
+        target,
+        cfg.policy,
+        np.random.default_rng(2),
+        lambda _, pol: kls.append(pol.kl(s.ref)),
+    )
+    return [np.array(kls), hist.reward, hist.logratio, final.logits]
+
+
+@given(
+    st.floats(1e-3, 1e3),
+    st.lists(st.floats(-100.0, 100.0), min_size=3, max_size=3),
+)
+def test_ref_normalized_runs_ignore_the_proxys_scale_and_per_prompt_offsets(c, d):
+    """r -> c r + d(x) (c > 0) changes nothing in a run with reward_norm = ref: the per-prompt
+    offset is what Bradley-Terry leaves undetermined, the scale what a loss chooses."""
+    base = trajectory(Target.proxy(tiny_setup()[1].rm))
+    moved = trajectory(Target.proxy(tiny_setup()[1].rm).affine(c, np.array(d)))
+    for a, b in zip(moved, base, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_without_normalization_the_proxys_scale_is_a_step_size():
+    """The same map moves an unnormalized run: the invariance above is the normalization's."""
+    rm = tiny_setup()[1].rm
+    base = trajectory(Target.proxy(rm), norm=False)
+    scaled = trajectory(Target.proxy(rm).affine(3.0, np.zeros(3)), norm=False)
+    assert np.abs(scaled[0][-1] - base[0][-1]).max() > 1e-3
+
+
+def test_normalized_reward_has_per_prompt_mean_0_and_pooled_sd_1_on_fresh_reference_samples():
+    _, s = tiny_setup()
+    target = normalized(Target.proxy(s.rm), s.ref, 4096, np.random.default_rng(3))
+    P = s.ref.shape[0]
+    prompts = np.repeat(np.arange(P), 20_000)
+    tok, ln = s.ref.sample(prompts, np.random.default_rng(4))
+    r = target.rewards(prompts, tok, ln).reshape(P, -1)
+    sd = np.sqrt(((r - r.mean(axis=1, keepdims=True)) ** 2).mean())
+    assert np.abs(r.mean(axis=1)).max() < 0.05  # SE of each mean about 0.016 + 0.007
+    assert abs(sd - 1.0) < 0.03
+    raw = s.rm.score(prompts, tok, ln).reshape(P, -1)
+    assert np.abs(raw.mean(axis=1)).max() > 0.1 or abs(raw.std() - 1.0) > 0.1  # it did work
+
+
+def test_reward_batch_matches_py_func_and_the_scorers():
+    _, s = tiny_setup()
+    prompts = np.arange(200, dtype=np.int64) % 3
+    tok, ln = s.ref.sample(prompts, np.random.default_rng(5))
+    for target, want in (
+        (Target.proxy(s.rm), s.rm.score(prompts, tok, ln)),
+        (Target.gold_itself(s.gold, s.rm), s.gold.rewards(prompts, tok, ln)),
+    ):
+        args = (target.source, prompts, tok, ln, target.rm, target.gold)
+        np.testing.assert_allclose(reward_batch(*args), want, rtol=1e-12)
+        np.testing.assert_array_equal(reward_batch(*args), reward_batch.py_func(*args))
 
 
 def cosine_table(seeds=range(5), distances=(0.05, 0.3, 1.0, 2.0)) -> None:

@@ -160,6 +160,9 @@ def policy_steps(
     source: int,
     rm: tuple,
     gold: tuple,
+    r_mul: float,
+    r_add: np.ndarray,
+    whiten: bool,
     algo: int,
     kl_estimator: int,
     kl_target: float,
@@ -180,6 +183,10 @@ def policy_steps(
 
     Args:
         source: 0 to optimize the proxy ``rm``, 1 the gold (reference runs only).
+        r_mul, r_add: the optimized reward is ``r_mul * r + r_add[x]`` of the source's reward
+            r (reward normalization on reference samples; 1 and 0 for the raw reward).
+        whiten: normalize those rewards to mean 0 and SD 1 over each batch (all its prompts
+            and responses) before the k1 penalty is subtracted.
         state: ``[beta, baseline]`` carried between calls: the KL coefficient (adapted if
             ``kl_target > 0``, Ziegler et al. 2019) and the REINFORCE baseline (NaN before
             the first step).
@@ -214,6 +221,7 @@ def policy_steps(
     coef = np.zeros(T)  # and its update's coefficients (sample_coefs)
     logits = np.zeros(A)
     rewards = np.zeros(n)
+    k1s = np.zeros(n)  # each sample's summed log-ratio L(y)
     adv = np.zeros(n)
     row = np.zeros(T, np.int64)
     counts = np.zeros(V + 1)
@@ -256,11 +264,21 @@ def policy_steps(
                 prev = a
             nact[i] = length + 1 if length < T else T
             r = reward_one(source, x, row, length, rm, gold, counts, fidx, fval, h, rs)
-            rewards[i] = r - beta * k1 if kl_estimator == KL_K1 else r  # k1 in the reward
+            r = r * r_mul + r_add[x]
+            rewards[i] = r
+            k1s[i] = k1
             mean_r += r
             mean_k1 += k1
         mean_r /= n
         mean_k1 /= n
+        if whiten and n > 1:  # per batch, over every prompt's responses
+            mu = rewards.mean()
+            sd = rewards.std()
+            for i in range(n):
+                rewards[i] = (rewards[i] - mu) / (sd + 1e-8)
+        if kl_estimator == KL_K1:  # k1 in the reward
+            for i in range(n):
+                rewards[i] = rewards[i] - beta * k1s[i]
         history[step, 0] = mean_r
         history[step, 1] = mean_k1
         history[step, 2] = beta
