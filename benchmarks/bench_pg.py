@@ -410,9 +410,9 @@ def timed(
 
 
 def profile(prob: Problem, ref: TabularPolicy, repeats: int, source: str, label: str) -> None:
-    """Per-sample cost of each phase of the step of a kernel ``source``, at pi_ref (lr = 0,
-    so every variant draws the same samples), from copies cut after each phase, timed
-    interleaved."""
+    """Per-sample cost of each phase of the step of a kernel ``source``, at pi_ref (lr =
+    1e-12: every update is made, but the policy stays where it is, so every variant draws
+    the same samples), from copies cut after each phase, timed interleaved."""
     mod = kernel_variant(source, f"pg_phases_{label}", phases=True)
     labels = [
         "rollout: rows, draws, KL term",
@@ -423,7 +423,7 @@ def profile(prob: Problem, ref: TabularPolicy, repeats: int, source: str, label:
     print(f"# phases of the step ({label}) at pi_ref, CPU ns per sample, median of {repeats}")
     for algo in ("rloo", "ppo"):
         stages = (1, 2, 3, 4) if algo == "ppo" else (1, 2, 3)
-        runners = {st: timed(mod.policy_steps, prob, ref, algo, 0.0, st) for st in stages}
+        runners = {st: timed(mod.policy_steps, prob, ref, algo, 1e-12, st) for st in stages}
         for fn in runners.values():
             fn(0)
         med = interleaved_median_rates(runners, repeats)
