@@ -1,4 +1,4 @@
-"""Samples per second of the RLOO policy-gradient step, kernel against NumPy.
+"""Per-sample cost of the RLOO and PPO steps, beside the floor and a NumPy RLOO.
 
 Run ``python benchmarks/bench_pg.py``. Single thread (``NUMBA_NUM_THREADS=1``,
 ``OPENBLAS_NUM_THREADS=1``), default world and policy settings (``simrl.config.Config()``:
@@ -6,9 +6,20 @@ P = 16 prompts, all of them per step, k = 4 responses each, so 64 samples per st
 T = 12; per-token k1 KL penalty with beta = 0.02; shared logits u and U[x]), against the
 proxy fitted as a default run fits it.
 
-* kernel: ``simrl.optimize.optimize`` with ``optimizer = "rloo"`` and one checkpoint at the
-  end, so one call of the kernel ``simrl.kernels.pg.policy_steps`` over all the steps (the
-  timed call also copies the table and computes log pi_ref once: well under 1% of it);
+* kernel: ``simrl.optimize.optimize`` with ``optimizer = "rloo"`` (or ``"ppo"``, 4 epochs)
+  and one checkpoint at the end, so one call of the kernel ``simrl.kernels.pg.policy_steps``
+  over all the steps (the timed call also copies the table and computes log pi_ref once:
+  well under 1% of it);
+* floor: sampling the same number of responses from the same policies and scoring them by
+  the proxy with the existing kernels (``sample_responses`` on a precomputed CDF table, then
+  ``ProxyRM.score``: ``features_batch`` and the MLP's ``scores``), 10 steps' samples (640)
+  per call: fewer pay Python's call overhead, many more pay for their large temporary
+  arrays (3,200 per call cost 3-4x as much per sample here). The policies are the ones
+  the step passes through: an untimed run of the same steps records the policy every 50
+  steps, and the floor draws each block of 50 steps' samples from that block's first policy
+  (CDF tables built before timing). A step must do this work and more: softmax rows of the
+  current logits (a table of CDFs would be stale after one update), the KL term, the
+  advantage and the gradient; the target is a step at most 3x the floor;
 * NumPy: one RLOO update written here: the prompts drawn as the kernel draws them; sampling
   vectorized over the samples, one position at a time (log-softmax of the gathered logit
   rows, inverse-CDF draw, KL term); the proxy reward from dense features and BLAS; the
@@ -20,8 +31,9 @@ checked exactly against the kernel: both start from the same generator state, an
 sampler reads the uniforms in the kernel's order (response by response; found by iterating the
 vectorized sampler until every response's share of the stream is stable), so three
 consecutive steps must give the same logits (to rounding). Each figure is the median of
-``--repeats`` timed runs, interleaved (kernel, NumPy, kernel, ...) in one process after one
-untimed warm-up each.
+``--repeats`` timed runs, interleaved (kernel, floor, NumPy, kernel, ...) in one process after
+one untimed warm-up each. Times are CPU time of the process (``time.process_time``), so other
+processes sharing the cores slow a figure only through the caches, not by taking its turn.
 """
 
 from __future__ import annotations
@@ -33,17 +45,27 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads: one co
 
 import argparse
 import dataclasses
+import importlib.util
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from inspect import signature
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from _common import interleaved_median_rates, machine
 
 from simrl.config import Config
 from simrl.experiment import build
-from simrl.optimize import Target, optimize
+from simrl.kernels import pg
+from simrl.kernels.reward import SOURCE_PROXY
+from simrl.kernels.sampling import sample_responses
+from simrl.optimize import ALGORITHMS, Target, optimize
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
+from simrl.world import no_gold
 
 Uniforms = Callable[[np.ndarray, int], np.ndarray]
 
@@ -62,23 +84,67 @@ class Problem:
 
 
 def kernel_run(
-    prob: Problem, ref: TabularPolicy, n_steps: int, rng: np.random.Generator
+    prob: Problem,
+    ref: TabularPolicy,
+    n_steps: int,
+    rng: np.random.Generator,
+    optimizer: str = "rloo",
+    every: int = 0,
+    on_checkpoint: Callable[[int, TabularPolicy], None] = lambda _step, _pol: None,
 ) -> TabularPolicy:
-    """``n_steps`` RLOO updates of a copy of ``ref`` by ``simrl.optimize.optimize`` (the
-    kernel ``simrl.kernels.pg.policy_steps`` in one call); returns the final policy."""
+    """``n_steps`` updates of a copy of ``ref`` by ``simrl.optimize.optimize`` (the kernel
+    ``simrl.kernels.pg.policy_steps`` in one call, or one per ``every`` steps with
+    ``on_checkpoint`` in between); returns the final policy."""
     pcfg = dataclasses.replace(
         Config().policy,
-        optimizer="rloo",
+        optimizer=optimizer,
         steps=n_steps,
-        eval_every=n_steps,
+        eval_every=every or n_steps,
         shared_logits=prob.shared,
         kl_coef=prob.kl_coef,
         rloo_k=prob.k,
         batch_prompts=prob.batch_prompts,
         lr=prob.lr,
     )
-    policy, _ = optimize(ref, Target.proxy(prob.rm), pcfg, rng, lambda _step, _pol: None)
+    policy, _ = optimize(ref, Target.proxy(prob.rm), pcfg, rng, on_checkpoint)
     return policy
+
+
+def floor_tables(
+    prob: Problem, ref: TabularPolicy, n_steps: int, optimizer: str, block: int = 50
+) -> list[np.ndarray]:
+    """CDF tables of the policies a run of ``n_steps`` passes through, one per ``block``
+    steps (the first is ``ref``'s), from an untimed run with a checkpoint every block."""
+    tables: list[np.ndarray] = []
+
+    def keep(step: int, pol: TabularPolicy) -> None:
+        if step < n_steps:
+            tables.append(pol.cdf())
+
+    kernel_run(prob, ref, n_steps, np.random.default_rng(0), optimizer, block, keep)
+    return tables
+
+
+def floor_run(
+    prob: Problem, tables: list[np.ndarray], calls: int, batch: int, rng: np.random.Generator
+) -> tuple[float, int, float]:
+    """From each CDF table, ``calls`` times: sample ``batch`` responses with
+    ``sample_responses`` and score them with ``ProxyRM.score``. Returns (seconds, samples,
+    mean actions per sample)."""
+    P, T = tables[0].shape[0], tables[0].shape[1]
+    prompts = np.tile(np.repeat(np.arange(P), prob.k), -(-batch // (P * prob.k)))[:batch]
+    tokens = np.zeros((batch, T), np.int64)
+    lengths = np.zeros(batch, np.int64)
+    actions = 0
+    t0 = time.process_time()
+    for cdf in tables:
+        for _ in range(calls):
+            sample_responses(cdf, prompts, rng, tokens, lengths)
+            prob.rm.score(prompts, tokens, lengths)
+            actions += int(np.minimum(lengths + 1, T).sum())  # one int per call: negligible
+    seconds = time.process_time() - t0
+    n = batch * calls * len(tables)
+    return seconds, n, actions / n
 
 
 class NumpyReward:
@@ -264,12 +330,150 @@ def check(prob: Problem, ref: TabularPolicy, n_steps: int = 3) -> float:
     return diff
 
 
+def kernel_variant(source: str, name: str, phases: bool = False) -> ModuleType:
+    """Import a copy of a ``simrl/kernels/pg.py`` source as module ``name`` (no Numba cache).
+
+    With ``phases`` the copy's ``policy_steps`` takes a last argument ``stage`` and stops each
+    step after phase ``stage``: 1 rollout (rows, draws, KL term), 2 + proxy reward,
+    3 + advantage and the first pass of updates, 4 everything (PPO's later epochs). The
+    edits are textual; an assertion fails if the source no longer has the lines they edit.
+    """
+    src = source.replace("cache=True", "cache=False")
+    if phases:
+        edits = [
+            (
+                "    state: np.ndarray,\n) -> bool:",
+                "    state: np.ndarray,\n    stage: int,\n) -> bool:",
+            ),
+            (
+                "            r = reward_one(",
+                "            if stage < 2:\n                continue\n            r = reward_one(",
+            ),
+            (
+                "        if algo == ALGO_REINFORCE:\n",
+                "        if stage < 3:\n            continue\n        if algo == ALGO_REINFORCE:\n",
+            ),
+            (
+                "        for epoch in range(epochs):",
+                "        for epoch in range(epochs if stage >= 4 else 1):",
+            ),
+        ]
+        for old, new in edits:
+            assert src.count(old) == 1, f"cannot cut the kernel into phases at {old!r}"
+            src = src.replace(old, new)
+    path = Path(tempfile.mkdtemp(prefix="bench_pg_")) / f"{name}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def direct_run(
+    kernel: Callable[..., bool],
+    prob: Problem,
+    ref: TabularPolicy,
+    algo: str,
+    n_steps: int,
+    lr: float,
+    seed: int,
+    *extra: int,
+) -> tuple[float, np.ndarray]:
+    """One call of a ``policy_steps`` over ``n_steps`` default-config steps: CPU seconds and
+    the final logits theta + u + U[x]."""
+    pc = Config().policy
+    P, _T, V = ref.shape
+    theta, u, U = np.array(ref.logits, dtype=np.float64), np.zeros(V + 1), np.zeros((P, V + 1))
+    hist, state = np.zeros((n_steps, 3)), np.array([prob.kl_coef, np.nan])
+    # the raw proxy; kernels from before reward normalization lack its three arguments
+    affine = (1.0, np.zeros(P), False) if "r_mul" in signature(kernel.py_func).parameters else ()
+    t0 = time.process_time()
+    kernel(
+        theta, u, U, prob.shared, prob.logp_ref, SOURCE_PROXY, prob.rm.spec(), no_gold(V),
+        *affine, ALGORITHMS[algo], 0, 0.0, pc.kl_horizon, prob.k, prob.batch_prompts, lr,
+        pc.ppo_epochs, pc.ppo_clip, pc.ppo_norm_adv, pc.baseline_decay, n_steps,
+        np.random.default_rng(seed), hist, state, *extra,
+    )  # fmt: skip
+    return time.process_time() - t0, theta + u + U[:, None, None, :]
+
+
+def timed(
+    kernel: Callable[..., bool], prob: Problem, ref: TabularPolicy, algo: str, lr: float, *extra
+) -> Callable[[int], tuple[float, int]]:
+    """A runner for :func:`interleaved_median_rates`: 500 steps of ``kernel``."""
+
+    def run(seed: int) -> tuple[float, int]:
+        seconds, _ = direct_run(kernel, prob, ref, algo, 500, lr, seed, *extra)
+        return seconds, 500 * prob.batch_prompts * prob.k
+
+    return run
+
+
+def profile(prob: Problem, ref: TabularPolicy, repeats: int, source: str, label: str) -> None:
+    """Per-sample cost of each phase of the step of a kernel ``source``, at pi_ref (lr =
+    1e-12: every update is made, but the policy stays where it is, so every variant draws
+    the same samples), from copies cut after each phase, timed interleaved."""
+    mod = kernel_variant(source, f"pg_phases_{label}", phases=True)
+    labels = [
+        "rollout: rows, draws, KL term",
+        "proxy reward",
+        "advantage + first pass of updates",
+        "PPO: later epochs (rows + updates)",
+    ]
+    print(f"# phases of the step ({label}) at pi_ref, CPU ns per sample, median of {repeats}")
+    for algo in ("rloo", "ppo"):
+        stages = (1, 2, 3, 4) if algo == "ppo" else (1, 2, 3)
+        runners = {st: timed(mod.policy_steps, prob, ref, algo, 1e-12, st) for st in stages}
+        for fn in runners.values():
+            fn(0)
+        med = interleaved_median_rates(runners, repeats)
+        prev = 0.0
+        for st in stages:
+            print(f"{algo:<5}{labels[st - 1]:<40}{1e9 / med[st] - prev:>8.0f}")
+            prev = 1e9 / med[st]
+        print(f"{algo:<5}{'total':<40}{prev:>8.0f}")
+
+
+def source_at(commit: str) -> str:
+    """``simrl/kernels/pg.py`` as of ``commit``."""
+    return subprocess.run(
+        ["git", "show", f"{commit}:simrl/kernels/pg.py"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def against(prob: Problem, ref: TabularPolicy, commit: str, repeats: int) -> None:
+    """This kernel against ``policy_steps`` of an earlier commit, timed interleaved, after
+    checking whether both end at the same logits (bit for bit)."""
+    old = kernel_variant(source_at(commit), "pg_old")
+    lr = Config().policy.lr
+    print(f"# policy_steps now against {commit}, 500 steps, CPU ns per sample, median of {repeats}")
+    for algo in ("rloo", "ppo"):
+        same = np.array_equal(
+            direct_run(old.policy_steps, prob, ref, algo, 50, lr, 1)[1],
+            direct_run(pg.policy_steps, prob, ref, algo, 50, lr, 1)[1],
+        )
+        runners = {
+            "old": timed(old.policy_steps, prob, ref, algo, lr),
+            "new": timed(pg.policy_steps, prob, ref, algo, lr),
+        }
+        med = interleaved_median_rates(runners, repeats)
+        o, w = 1e9 / med["old"], 1e9 / med["new"]
+        print(
+            f"{algo:<5}{commit[:7]} {o:6.0f}  now {w:6.0f}  now / {commit[:7]} = {w / o:.2f}  "
+            f"(final logits after 50 steps {'bit-identical' if same else 'DIFFER'})"
+        )
+
+
 def main() -> None:
     """Check, time interleaved, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
     ap.add_argument("--kernel-steps", type=int, default=500, help="kernel steps per timed run")
     ap.add_argument("--numpy-steps", type=int, default=20, help="NumPy steps per timed run")
+    ap.add_argument(
+        "--profile", action="store_true", help="print the cost of each phase (and COMMIT's)"
+    )
+    ap.add_argument("--against", metavar="COMMIT", help="time this kernel against COMMIT's")
     args = ap.parse_args()
 
     cfg = Config()
@@ -293,37 +497,76 @@ def main() -> None:
     )
 
     n = prob.batch_prompts * prob.k
+    steps = args.kernel_steps
+    block = 50
+    assert steps % block == 0, "--kernel-steps must be a multiple of 50"
+    tables = {algo: floor_tables(prob, ref, steps, algo, block) for algo in ("rloo", "ppo")}
+    acts: dict[str, float] = {}
 
-    def run_kernel(seed: int) -> tuple[float, int]:
-        rng = np.random.default_rng(seed)
-        t0 = time.perf_counter()
-        kernel_run(prob, ref, args.kernel_steps, rng)
-        return time.perf_counter() - t0, args.kernel_steps * n
+    def kernel(algo: str) -> Callable[[int], tuple[float, int]]:
+        def run(seed: int) -> tuple[float, int]:
+            rng = np.random.default_rng(seed)
+            t0 = time.process_time()
+            kernel_run(prob, ref, steps, rng, algo)
+            return time.process_time() - t0, steps * n
+
+        return run
+
+    def floor(algo: str) -> Callable[[int], tuple[float, int]]:
+        def run(seed: int) -> tuple[float, int]:
+            seconds, samples, acts[algo] = floor_run(
+                prob, tables[algo], block // 10, 10 * n, np.random.default_rng(seed)
+            )
+            return seconds, samples
+
+        return run
 
     def run_numpy(seed: int) -> tuple[float, int]:
         theta, u, U = theta0.copy(), np.zeros(V + 1), np.zeros((P, V + 1))
         rng = np.random.default_rng(seed)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         numpy_steps(prob, reward, theta, u, U, args.numpy_steps, rng)
-        return time.perf_counter() - t0, args.numpy_steps * n
+        return time.process_time() - t0, args.numpy_steps * n
 
+    names = {
+        "rloo": "kernel (policy_steps, rloo)",
+        "ppo": f"kernel (policy_steps, ppo x{pc.ppo_epochs})",
+        "floor rloo": "floor: sample + proxy (rloo's)",
+        "floor ppo": "floor: sample + proxy (ppo's)",
+        "numpy": "NumPy RLOO, vectorized",
+    }
     runners = {
-        "kernel (policy_steps, rloo)": run_kernel,
-        "NumPy, vectorized over samples": run_numpy,
+        names["rloo"]: kernel("rloo"),
+        names["floor rloo"]: floor("rloo"),
+        names["ppo"]: kernel("ppo"),
+        names["floor ppo"]: floor("ppo"),
+        names["numpy"]: run_numpy,
     }
     for fn in runners.values():
         fn(0)
     med = interleaved_median_rates(runners, args.repeats)
-    kern = med["kernel (policy_steps, rloo)"]
     print(
-        f"# RLOO step, default world (P={P}, V={V}, T={T}), {prob.batch_prompts} prompts x "
-        f"k={prob.k} = {n} samples per step, median of {args.repeats}"
+        f"# policy-gradient step, default world (P={P}, V={V}, T={T}), {prob.batch_prompts} "
+        f"prompts x k={prob.k} = {n} samples per step, {steps} steps from pi_ref, "
+        f"median of {args.repeats}"
     )
     print(f"# {machine()}")
-    print(f"{'implementation':<34}{'samples/s':>12}{'us/step':>10}{'kernel / this':>15}")
+    print(f"{'implementation':<34}{'samples/s':>12}{'ns/sample':>11}{'us/step':>9}")
     for name, rate in med.items():
-        print(f"{name:<34}{rate:>12,.0f}{1e6 * n / rate:>10.1f}{kern / rate:>15.1f}")
-    print(f"kernel / NumPy = {kern / med['NumPy, vectorized over samples']:.1f}x (target >= 5x)")
+        print(f"{name:<34}{rate:>12,.0f}{1e9 / rate:>11.0f}{1e6 * n / rate:>9.1f}")
+    for algo in ("rloo", "ppo"):
+        ratio = med[names[f"floor {algo}"]] / med[names[algo]]
+        print(
+            f"{algo} step / floor = {ratio:.2f}x (target <= 3x); floor samples take "
+            f"{acts[algo]:.2f} actions on average"
+        )
+    print(f"kernel / NumPy (rloo) = {med[names['rloo']] / med[names['numpy']]:.1f}x")
+    if args.profile:
+        profile(prob, ref, args.repeats, Path(pg.__file__).read_text(), "now")
+        if args.against:
+            profile(prob, ref, args.repeats, source_at(args.against), args.against)
+    if args.against:
+        against(prob, ref, args.against, args.repeats)
 
 
 if __name__ == "__main__":

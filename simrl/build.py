@@ -31,6 +31,7 @@ STREAMS = (
     "diagnostics",
     "ndr",
     "ndr_eval",
+    "reward_norm",
 )
 
 

@@ -259,15 +259,30 @@ class PolicyConfig:
         "Prompts per step, drawn without replacement; 0 = every prompt.",
         range=(0, 4096),
     )
+    reward_norm: str = _f(
+        "ref",
+        "How the optimized reward is normalized: none; ref (once, before optimization: "
+        "(r - m(x)) / s with the per-prompt mean m(x) and the pooled within-prompt SD s on "
+        "reference responses); batch (to mean 0, SD 1 over each batch's rewards, before "
+        "the KL penalty).",
+        choices=("none", "ref", "batch"),
+    )
+    reward_norm_samples: int = _f(
+        1024,
+        "Reference responses per prompt that measure m(x) and s for reward_norm = ref.",
+        range=(2, 10_000_000),
+    )
     kl_coef: float = _f(
         0.02,
-        "beta of the per-token KL penalty in the reward (initial value if kl_target > 0).",
+        "beta of the KL penalty (initial value if kl_target > 0).",
         range=(0.0, 1e6),
     )
     kl_estimator: str = _f(
         "k1",
-        "Per-token penalty with r = pi_ref/pi: k1 = -log r, k2 = (log r)^2/2, "
-        "k3 = (r - 1) - log r.",
+        "How the KL penalty enters the update, with L(y) = sum_t log(pi/pi_ref)(y_t|s_t) and "
+        "r = pi_ref/pi: k1 in the reward (r_phi - beta L(y), score function); k2 as the "
+        "sequence loss beta L(y)^2/2; k3 as the per-token loss beta sum_t (r - 1 - log r) "
+        "(GRPO); losses differentiated through pi.",
         choices=("k1", "k2", "k3"),
     )
     kl_target: float = _f(

@@ -15,7 +15,7 @@ from simrl.build import STREAMS, Setup, build, rngs
 from simrl.config import Config
 from simrl.diagnostics import rm_diagnostics
 from simrl.evaluate import Evaluator
-from simrl.optimize import Target, optimize
+from simrl.optimize import Target, normalized, optimize
 from simrl.policy import TabularPolicy
 
 __all__ = ["STREAMS", "RunResult", "Setup", "build", "optimize_curve", "rngs", "run"]
@@ -62,9 +62,12 @@ def optimize_curve(
     reward: str,
     rng: np.random.Generator,
     timing: dict[str, float],
+    norm_rng: np.random.Generator,
 ) -> list[dict]:
     """The curve of one optimization of ``reward`` ("proxy" or "gold") with the configured
-    optimizer, evaluated at every checkpoint; adds to ``timing``'s optimize and evaluate."""
+    optimizer, evaluated at every checkpoint; adds to ``timing``'s optimize and evaluate.
+    With ``policy.reward_norm = "ref"`` the reward (gold as well as proxy, so that NDR
+    compares like with like) is normalized on reference responses drawn from ``norm_rng``."""
     p = cfg.policy
     if p.optimizer == "bon":
         t = time.perf_counter()
@@ -76,6 +79,8 @@ def optimize_curve(
     )
     curve: list[dict] = []
     t0, eval_before = time.perf_counter(), timing["evaluate"]
+    if p.reward_norm == "ref":
+        target = normalized(target, setup.ref, p.reward_norm_samples, norm_rng)
 
     def checkpoint(step: int, policy: TabularPolicy) -> None:
         t = time.perf_counter()
@@ -103,7 +108,9 @@ def run(cfg: Config) -> RunResult:
     ev = Evaluator(setup.gold, setup.rm, setup.ref, cfg.eval, r["eval"])
     timing["evaluate"] += time.perf_counter() - t
 
-    curve, final = optimize_curve(cfg, setup, ev, cfg.policy.reward, r["optimize"], timing)
+    curve, final = optimize_curve(
+        cfg, setup, ev, cfg.policy.reward, r["optimize"], timing, r["reward_norm"]
+    )
     bon = cfg.policy.optimizer == "bon"
     summary = summarize(curve)
     fit = fit_gao([q["sqrt_kl"] for q in curve], [q["gold"] for q in curve], "bon" if bon else "rl")
@@ -133,7 +140,7 @@ def run(cfg: Config) -> RunResult:
         timing["diagnostics"] = time.perf_counter() - t
     if cfg.eval.ndr:
         ev.rng = r["ndr_eval"]
-        gold_curve, _ = optimize_curve(cfg, setup, ev, "gold", r["ndr"], timing)
+        gold_curve, _ = optimize_curve(cfg, setup, ev, "gold", r["ndr"], timing, r["reward_norm"])
         summary["gold_opt_final_gold"] = gold_curve[-1]["gold"]
         summary["ndr"] = ndr(curve[-1]["gold"], gold_curve[-1]["gold"])
     summary.update(

@@ -9,14 +9,14 @@ An optimizer of the proxy receives the proxy's spec and an empty placeholder for
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from simrl.config import PolicyConfig
 from simrl.errors import DivergenceError
 from simrl.kernels import pg
-from simrl.kernels.reward import SOURCE_GOLD, SOURCE_PROXY
+from simrl.kernels.reward import SOURCE_GOLD, SOURCE_PROXY, reward_batch
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold, no_gold
@@ -27,21 +27,64 @@ KL_ESTIMATORS = {"k1": pg.KL_K1, "k2": pg.KL_K2, "k3": pg.KL_K3}
 
 @dataclass(frozen=True)
 class Target:
-    """What a policy is optimized against: the proxy, or the gold for reference runs."""
+    """What a policy is optimized against: the proxy, or the gold for reference runs, through
+    a per-prompt affine map ``mul * r(x, y) + add[x]`` that the kernel applies (identity by
+    default; :func:`normalized` sets it from reference samples)."""
 
     source: int
     rm: tuple
     gold: tuple
+    mul: float
+    add: np.ndarray
 
     @classmethod
     def proxy(cls, rm: ProxyRM) -> Target:
         """Optimize the proxy; the gold slot is an empty placeholder."""
-        return cls(SOURCE_PROXY, rm.spec(), no_gold(rm.vocab_size))
+        return cls(SOURCE_PROXY, rm.spec(), no_gold(rm.vocab_size), 1.0, np.zeros(rm.n_prompts))
 
     @classmethod
     def gold_itself(cls, gold: Gold, rm: ProxyRM) -> Target:
         """Optimize the gold (the best achievable curve, and the NDR denominator)."""
-        return cls(SOURCE_GOLD, rm.spec(), gold.spec())
+        return cls(SOURCE_GOLD, rm.spec(), gold.spec(), 1.0, np.zeros(rm.n_prompts))
+
+    def affine(self, mul: float, add: np.ndarray) -> Target:
+        """This target with its reward mapped to ``mul * reward + add[x]`` (``mul > 0``)."""
+        return replace(self, mul=mul * self.mul, add=mul * self.add + add)
+
+    def rewards(self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The optimized reward of each response, as the kernel computes it."""
+        r = reward_batch(self.source, prompts, tokens, lengths, self.rm, self.gold)
+        return r * self.mul + self.add[prompts]
+
+
+def normalized(
+    target: Target, ref: TabularPolicy, n_per_prompt: int, rng: np.random.Generator
+) -> Target:
+    """``target`` rescaled to ``(r - m(x)) / s`` on responses of the reference policy.
+
+    ``n_per_prompt`` responses per prompt give the per-prompt mean m(x) and the
+    within-prompt SD s pooled over prompts (``P (n - 1)`` degrees of freedom). Stiennon et
+    al. (2020) normalize their reward model on reference samples; the mean is taken per
+    prompt because Bradley-Terry leaves exactly a per-prompt offset undetermined, and the
+    scale is one number so that prompts keep their relative spreads. Without it the proxy's
+    scale acts as the step size (and as 1 / kl_coef), and proxies trained with different
+    losses are not compared at the same step size.
+
+    Raises:
+        DivergenceError: the reward is constant within every prompt (s = 0) or not finite.
+    """
+    P = ref.shape[0]
+    prompts = np.repeat(np.arange(P, dtype=np.int64), n_per_prompt)
+    tokens, lengths = ref.sample(prompts, rng)
+    r = target.rewards(prompts, tokens, lengths).reshape(P, n_per_prompt)
+    m = r.mean(axis=1)
+    s = float(np.sqrt(((r - m[:, None]) ** 2).sum() / (P * (n_per_prompt - 1))))
+    if not (np.isfinite(s) and s > 0.0):
+        raise DivergenceError(
+            f"reward normalization failed: the within-prompt SD of the reward on reference "
+            f"responses is {s}; use policy.reward_norm = 'none' or 'batch'"
+        )
+    return target.affine(1.0 / s, -m / s)
 
 
 @dataclass(frozen=True)
@@ -62,6 +105,10 @@ def optimize(
     on_checkpoint: Callable[[int, TabularPolicy], None],
 ) -> tuple[TabularPolicy, History]:
     """Optimize a copy of ``ref`` with ``cfg.optimizer`` (reinforce, rloo or ppo).
+
+    ``target`` is optimized as given: with ``cfg.reward_norm = "ref"`` pass it through
+    :func:`normalized` first, as :func:`simrl.experiment.run` does; ``"batch"`` whitens
+    the reward per batch inside the kernel.
 
     ``on_checkpoint(step, policy)`` is called at step 0, every ``cfg.eval_every`` steps and
     at the last step.
@@ -93,6 +140,9 @@ def optimize(
             target.source,
             target.rm,
             target.gold,
+            target.mul,
+            target.add,
+            cfg.reward_norm == "batch",
             ALGORITHMS[cfg.optimizer],
             KL_ESTIMATORS[cfg.kl_estimator],
             cfg.kl_target,

@@ -1,8 +1,7 @@
-"""Policy gradient on tabular (plus shared) logits with a per-token KL penalty.
+"""Policy gradient on tabular (plus shared) logits with a KL penalty.
 
-Per step: ``batch_prompts`` distinct prompts, ``k`` responses each, sequence reward
-``R_i = r(x, y_i) - beta * sum_t kl_t`` with the per-token estimator ``kl_t`` (Schulman's
-k1/k2/k3 with ratio pi_ref / pi), then one of
+Per step: ``batch_prompts`` distinct prompts, ``k`` responses each, an advantage per
+response from the sequence reward ``R_i``, then one of
 
 * REINFORCE with a baseline: A_i = R_i - b, b an exponential moving average of mean R
   (Williams 1992);
@@ -11,6 +10,12 @@ k1/k2/k3 with ratio pi_ref / pi), then one of
   min(rho A, clip(rho, 1 - eps, 1 + eps) A) with rho = pi / pi_old per token (Schulman et
   al. 2017); a critic-free variant, since the reward is given per sequence; advantages are
   optionally normalized to mean 0 and standard deviation 1 per batch.
+
+The KL penalty (coefficient beta) is implemented as Liu et al. (2025, "Rethinking KL
+regularization in RLHF") set out: k1 in the reward, R_i = r(x, y_i) - beta sum_t (log pi -
+log pi_ref)(y_t | s_t), trained by the score function; k2 as the sequence loss beta/2 L(y)^2
+and k3 as the per-token loss beta sum_t k3_t (GRPO), both differentiated through pi
+(:func:`sample_coefs`); then R_i = r(x, y_i).
 
 The score function of a softmax row is d log pi(a|s) / d theta[s, :] = onehot(a) - pi(.|s).
 The logits of state (x, t, prev) are ``theta[x, t, prev] + u + U[x]``; with ``shared`` the
@@ -28,7 +33,6 @@ from numba import njit
 from simrl.kernels.features import max_nnz
 from simrl.kernels.reward import reward_one
 from simrl.kernels.sampling import draw_from_probs
-from simrl.kernels.softmax import softmax_row
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
@@ -39,36 +43,111 @@ KL_K3 = 2
 
 
 @njit(cache=True)
-def kl_term(logp: float, logp_ref: float, estimator: int) -> float:
-    """Per-token KL estimate with r = pi_ref / pi (Schulman, "Approximating KL divergence").
-
-    k1 = -log r (unbiased, can be negative), k2 = (log r)^2 / 2 (biased, low variance),
-    k3 = (r - 1) - log r (unbiased and >= 0).
-    """
-    log_r = logp_ref - logp
-    if estimator == KL_K2:
-        return 0.5 * log_r * log_r
-    if estimator == KL_K3:
-        return math.expm1(log_r) - log_r
-    return -log_r
-
-
-@njit(cache=True)
-def row_policy(
+def policy_row(
     theta: np.ndarray,
     u: np.ndarray,
     U: np.ndarray,
     x: int,
     t: int,
     prev: int,
-    scratch: np.ndarray,
+    logits: np.ndarray,
     logp: np.ndarray,
     probs: np.ndarray,
 ) -> None:
-    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits."""
-    for c in range(scratch.shape[0]):
-        scratch[c] = theta[x, t, prev, c] + u[c] + U[x, c]
-    softmax_row(scratch, logp, probs)
+    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits theta + u + U[x].
+
+    The same operations in the same order as :func:`simrl.kernels.softmax.softmax_row`, so
+    the results are bit-identical to it (and log pi to ``log_softmax_row``, which gives
+    log pi_ref), except that the maximum is taken by this loop: ``ndarray.max`` costs as much
+    as the rest of an 11-entry row in Numba. Like it, the loop propagates a NaN.
+    """
+    mx = -math.inf
+    for c in range(logits.shape[0]):
+        z = theta[x, t, prev, c] + u[c] + U[x, c]
+        logits[c] = z
+        if z > mx or z != z:
+            mx = z
+    s = 0.0
+    for c in range(logits.shape[0]):
+        e = math.exp(logits[c] - mx)
+        probs[c] = e
+        s += e
+    lse = mx + math.log(s)
+    for c in range(logits.shape[0]):
+        logp[c] = logits[c] - lse
+        probs[c] /= s
+
+
+@njit(cache=True)
+def add_score(
+    theta: np.ndarray,
+    u: np.ndarray,
+    U: np.ndarray,
+    shared: bool,
+    x: int,
+    t: int,
+    prev: int,
+    probs: np.ndarray,
+    a: int,
+    g: float,
+) -> None:
+    """Add g * d log pi(a | s) / d(logits of s) = g (onehot(a) - pi(. | s)) to the logits of
+    state s = (x, t, prev): to ``theta[x, t, prev]`` and, with shared logits, to ``u`` and
+    ``U[x]``, which enter every row's logits. ``probs`` is pi(. | s)."""
+    for c in range(probs.shape[0]):
+        d = g * ((c == a) - probs[c])
+        theta[x, t, prev, c] += d
+        if shared:
+            u[c] += d
+            U[x, c] += d
+
+
+@njit(cache=True)
+def sample_coefs(
+    adv: float,
+    beta: float,
+    lp: np.ndarray,
+    lp_old: np.ndarray,
+    lp_ref: np.ndarray,
+    m: int,
+    ppo: bool,
+    ppo_clip: float,
+    kl_estimator: int,
+    out: np.ndarray,
+) -> None:
+    """One sample's update: ``out[t]`` multiplies grad log pi(y_t | s_t), t < m (ascent).
+
+    ``lp[t]``, ``lp_old[t]`` and ``lp_ref[t]`` are log pi(y_t | s_t) now, when the sample was
+    drawn, and under pi_ref. ``adv`` and ``beta`` come multiplied by the step size lr / n,
+    which keeps the rounding of the surrogate's term (lr/n A) rho. Per token:
+
+    * the surrogate, d(rho_t A)/d theta = A rho_t grad log pi (rho_t = pi / pi_old, 1 on
+      the first pass); PPO drops it where min(rho A, clip(rho, 1 +- eps) A) is the clipped
+      branch (Schulman et al. 2017);
+    * k1: nothing more: its penalty -beta sum_t (log pi - log pi_ref) is in the reward, hence
+      in A (score function; its expectation is -beta grad KL(pi || pi_ref));
+    * k2: the loss beta/2 L(y)^2 of the sequence log-ratio L(y) = sum_t (log pi - log pi_ref)
+      differentiated through pi: -beta L(y) on every token (on-policy its expectation is
+      -beta grad KL(pi || pi_ref); Liu et al. 2025, "Rethinking KL regularization in RLHF");
+    * k3: the per-token loss beta k3_t, k3 = r - 1 - log r with r = pi_ref / pi (as GRPO):
+      -beta (1 - r_t) = beta expm1(log r_t). On-policy its expectation weights each state's
+      grad KL(pi_ref(.|s) || pi(.|s)) by pi's occupancy: see docs/methods.md.
+    """
+    big_l = 0.0
+    if kl_estimator == KL_K2:
+        for t in range(m):
+            big_l += lp[t] - lp_ref[t]
+    for t in range(m):
+        ratio = math.exp(lp[t] - lp_old[t])
+        clipped = ppo and (
+            (adv > 0.0 and ratio > 1.0 + ppo_clip) or (adv < 0.0 and ratio < 1.0 - ppo_clip)
+        )
+        g = 0.0 if clipped else adv * ratio
+        if kl_estimator == KL_K2:
+            g -= beta * big_l
+        elif kl_estimator == KL_K3:
+            g += beta * math.expm1(lp_ref[t] - lp[t])
+        out[t] = g
 
 
 @njit(cache=True)
@@ -81,6 +160,9 @@ def policy_steps(
     source: int,
     rm: tuple,
     gold: tuple,
+    r_mul: float,
+    r_add: np.ndarray,
+    whiten: bool,
     algo: int,
     kl_estimator: int,
     kl_target: float,
@@ -101,6 +183,10 @@ def policy_steps(
 
     Args:
         source: 0 to optimize the proxy ``rm``, 1 the gold (reference runs only).
+        r_mul, r_add: the optimized reward is ``r_mul * r + r_add[x]`` of the source's reward
+            r (reward normalization on reference samples; 1 and 0 for the raw reward).
+        whiten: normalize those rewards to mean 0 and SD 1 over each batch (all its prompts
+            and responses) before the k1 penalty is subtracted.
         state: ``[beta, baseline]`` carried between calls: the KL coefficient (adapted if
             ``kl_target > 0``, Ziegler et al. 2019) and the REINFORCE baseline (NaN before
             the first step).
@@ -110,17 +196,32 @@ def policy_steps(
     Returns:
         False if a reward or an advantage became non-finite (the loop stops there).
     """
-    P, T, _S, A = theta.shape
+    P, T, S, A = theta.shape
     V = A - 1
     n = batch_prompts * k
-    acts = np.zeros((n, T + 1), np.int64)  # actions taken, EOS included
+    # Every sample of a step is drawn from, and its update reads, the rows of the policy as it
+    # was before the step (PPO: at the start of the epoch). Samples share states (the first
+    # state of a prompt, common prefixes), so each distinct visited state gets one row per
+    # step, computed on first visit: the same numbers as one row per visit, fewer exps.
+    seen = np.full(P * T * S, -1, np.int64)  # step that last gave state (x, t, prev) a row
+    slot_of = np.zeros(P * T * S, np.int64)  # its row in *_rows during that step
+    sx = np.zeros(n * T, np.int64)  # state of each row
+    st = np.zeros(n * T, np.int64)
+    sp = np.zeros(n * T, np.int64)
+    lp_old = np.zeros((n * T, A))  # log pi_old(. | s) at sampling time, per distinct state
+    pr_old = np.zeros((n * T, A))  # the same as probabilities
+    lp_new = np.zeros((n * T, A))  # PPO: pi at the start of a later epoch
+    pr_new = np.zeros((n * T, A))
+    acts = np.zeros((n, T), np.int64)  # actions taken, EOS included
+    vslot = np.zeros((n, T), np.int64)  # row of the state each action was taken in
     nact = np.zeros(n, np.int64)
-    lp_old = np.zeros((n, T + 1, A))  # log pi_old(.|s_t) at sampling time
-    lp_new = np.zeros((n, T + 1, A))
-    pr_old = np.zeros((n, T + 1, A))  # the same as probabilities
-    pr_new = np.zeros((n, T + 1, A))
-    scratch = np.zeros(A)
+    tok_ref = np.zeros((n, T))  # log pi_ref of each action taken
+    tok_lp = np.zeros(T)  # one sample's log pi (now) and log pi_old of its actions
+    tok_old = np.zeros(T)
+    coef = np.zeros(T)  # and its update's coefficients (sample_coefs)
+    logits = np.zeros(A)
     rewards = np.zeros(n)
+    k1s = np.zeros(n)  # each sample's summed log-ratio L(y)
     adv = np.zeros(n)
     row = np.zeros(T, np.int64)
     counts = np.zeros(V + 1)
@@ -138,16 +239,24 @@ def policy_steps(
             j = i + rng.integers(0, P - i)
             perm[i], perm[j] = perm[j], perm[i]
         mean_r, mean_k1 = 0.0, 0.0
+        nrows = 0
         for i in range(n):  # rollout with pi_old
             x = perm[i // k]
-            prev, length, pen, k1 = 0, 0, 0.0, 0.0
+            prev, length, k1 = 0, 0, 0.0
             for t in range(T):
-                row_policy(theta, u, U, x, t, prev, scratch, lp_old[i, t], pr_old[i, t])
-                a = draw_from_probs(pr_old[i, t], rng.random())
+                key = (x * T + t) * S + prev
+                if seen[key] != step:
+                    seen[key] = step
+                    slot_of[key] = nrows
+                    sx[nrows], st[nrows], sp[nrows] = x, t, prev
+                    policy_row(theta, u, U, x, t, prev, logits, lp_old[nrows], pr_old[nrows])
+                    nrows += 1
+                sl = slot_of[key]
+                a = draw_from_probs(pr_old[sl], rng.random())
                 acts[i, t] = a
-                ref = logp_ref[x, t, prev, a]
-                pen += kl_term(lp_old[i, t, a], ref, kl_estimator)
-                k1 += lp_old[i, t, a] - ref
+                vslot[i, t] = sl
+                tok_ref[i, t] = logp_ref[x, t, prev, a]
+                k1 += lp_old[sl, a] - tok_ref[i, t]
                 if a == 0:
                     break
                 row[t] = a
@@ -155,11 +264,21 @@ def policy_steps(
                 prev = a
             nact[i] = length + 1 if length < T else T
             r = reward_one(source, x, row, length, rm, gold, counts, fidx, fval, h, rs)
-            rewards[i] = r - beta * pen
+            r = r * r_mul + r_add[x]
+            rewards[i] = r
+            k1s[i] = k1
             mean_r += r
             mean_k1 += k1
         mean_r /= n
         mean_k1 /= n
+        if whiten and n > 1:  # per batch, over every prompt's responses
+            mu = rewards.mean()
+            sd = rewards.std()
+            for i in range(n):
+                rewards[i] = (rewards[i] - mu) / (sd + 1e-8)
+        if kl_estimator == KL_K1:  # k1 in the reward
+            for i in range(n):
+                rewards[i] = rewards[i] - beta * k1s[i]
         history[step, 0] = mean_r
         history[step, 1] = mean_k1
         history[step, 2] = beta
@@ -189,29 +308,31 @@ def policy_steps(
             lp, pr = lp_old, pr_old  # epoch 0: pi_old itself
             if epoch > 0:  # pi at the start of this epoch, for every visited state
                 lp, pr = lp_new, pr_new
-                for i in range(n):
-                    x = perm[i // k]
-                    prev = 0
-                    for t in range(nact[i]):
-                        row_policy(theta, u, U, x, t, prev, scratch, lp_new[i, t], pr_new[i, t])
-                        prev = acts[i, t]
+                for sl in range(nrows):
+                    policy_row(theta, u, U, sx[sl], st[sl], sp[sl], logits, lp[sl], pr[sl])
             for i in range(n):
+                m = nact[i]
+                for t in range(m):
+                    tok_lp[t] = lp[vslot[i, t], acts[i, t]]
+                    tok_old[t] = lp_old[vslot[i, t], acts[i, t]]
+                sample_coefs(
+                    scale * adv[i],
+                    scale * beta,
+                    tok_lp,
+                    tok_old,
+                    tok_ref[i],
+                    m,
+                    algo == ALGO_PPO,
+                    ppo_clip,
+                    kl_estimator,
+                    coef,
+                )
                 x = perm[i // k]
                 prev = 0
-                for t in range(nact[i]):
+                for t in range(m):
                     a = acts[i, t]
-                    ratio = math.exp(lp[i, t, a] - lp_old[i, t, a])
-                    clipped = (adv[i] > 0.0 and ratio > 1.0 + ppo_clip) or (
-                        adv[i] < 0.0 and ratio < 1.0 - ppo_clip
-                    )
-                    if not (algo == ALGO_PPO and clipped):
-                        g = scale * adv[i] * ratio  # d(rho A)/d theta = rho A grad log pi
-                        for c in range(A):
-                            d = g * ((c == a) - pr[i, t, c])
-                            theta[x, t, prev, c] += d
-                            if shared:
-                                u[c] += d
-                                U[x, c] += d
+                    if coef[t] != 0.0:  # 0 where PPO clips (and no KL loss)
+                        add_score(theta, u, U, shared, x, t, prev, pr[vslot[i, t]], a, coef[t])
                     prev = a
         if kl_target > 0.0:  # adaptive KL controller (Ziegler et al. 2019)
             err = min(max(mean_k1 / kl_target - 1.0, -0.2), 0.2)

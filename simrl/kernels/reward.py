@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simrl.kernels.features import features_one
+from simrl.kernels.features import features_one, max_nnz
 from simrl.kernels.gold import gold_one
 from simrl.kernels.rm import ensemble_one
 
@@ -79,3 +79,30 @@ def reward_one(
     if source == SOURCE_GOLD:
         return gold_score(x, row, length, gold, counts)
     return proxy_one(x, row, length, rm, counts, fidx, fval, h, rs)
+
+
+@njit(cache=True)
+def reward_batch(
+    source: int,
+    prompts: np.ndarray,
+    tokens: np.ndarray,
+    lengths: np.ndarray,
+    rm: tuple,
+    gold: tuple,
+) -> np.ndarray:
+    """:func:`reward_one` of each response ``tokens[n]`` of length ``lengths[n]`` to prompt
+    ``prompts[n]``."""
+    T = tokens.shape[1]
+    V = gold[2].shape[0] - 1  # the gold's (or its placeholder's) saturation has V + 1 entries
+    counts = np.zeros(V + 1)
+    K = max_nnz(V, T)
+    fidx = np.zeros(K, np.int32)
+    fval = np.zeros(K)
+    h = np.zeros(rm[2])
+    rs = np.zeros(rm[0].shape[0])
+    out = np.empty(prompts.shape[0])
+    for n in range(prompts.shape[0]):
+        out[n] = reward_one(
+            source, prompts[n], tokens[n], lengths[n], rm, gold, counts, fidx, fval, h, rs
+        )
+    return out
