@@ -101,6 +101,8 @@ def check_file(path: str | Path, write: bool = False) -> bool:
             cannot be read (or written).
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{path}: a symbolic link to a missing file")
     if not path.exists():
         if not path.parent.is_dir():
             raise ConfigError(f"{path}: no such directory {path.parent}")
