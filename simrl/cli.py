@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from simrl import __version__
 from simrl.config import ConfigError, load
@@ -143,15 +145,31 @@ def format_table(result) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by None, so its JSON is valid (``null``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def to_json(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON (no bare NaN or Infinity: non-finite numbers become ``null``)."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False)
+
+
+RUN_FILES = ("run.json", "curve.png", "lengths.png")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``simrl run``: validate, run, print, write the plot and run.json."""
+    from simrl.outputs import check_out_dir, write_text
+
     cfg = load(args.config, args.overrides)  # validation happens before any work
+    out = check_out_dir(args.out, "--out", RUN_FILES)  # so is the output directory
     from simrl.errors import DivergenceError
     from simrl.experiment import run
 
@@ -160,11 +178,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DivergenceError as exc:
         print(f"simrl: diverged: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(result.to_dict(), indent=1)
-    _write_atomic(out / "run.json", payload)
-    written = [out / "run.json"]
+    payload = result.to_dict()
+    written = [write_text(out / "run.json", to_json(payload, indent=1))]
     if not args.no_plot:
         from simrl.plots import plot_curve, plot_lengths
 
@@ -173,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if lengths is not None:
             written.append(lengths)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(to_json(payload))
     else:
         print(format_table(result))
         print("wrote " + ", ".join(str(w) for w in written))
@@ -182,6 +198,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _describe_run(point: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in point.items())
+
+
+class _Claimed:
+    """The runs of a sweep as a :class:`simrl.executors.Source`: each chunk is claimed in
+    the store first, so concurrent sweeps on one store split the work."""
+
+    def __init__(self, claims: Any, configs: dict[str, dict]):
+        self.claims, self.configs = claims, configs
+
+    def take(self, n: int) -> list[tuple[str, dict]]:
+        return [(rid, self.configs[rid]) for rid in self.claims.take(n)]
+
+    def left(self) -> int:
+        return self.claims.left()
 
 
 def _sweep(
@@ -193,51 +223,72 @@ def _sweep(
     retry_failed: bool = False,
     progress: bool = True,
 ) -> int:
-    """Run what the store at ``db`` does not hold of ``runs``; the exit code of a sweep."""
+    """Run what the store at ``db`` does not hold of ``runs``; the exit code of a sweep.
+
+    Everything is checked before the store is created or written: the arguments, the
+    store file and, with ``scheduler``, the connection to the cluster.
+    """
     import time
     from collections import Counter
 
     from simrl import store
+    from simrl.executors import check_scheduler, check_workers
 
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers {workers}: must be at least 1")
     if workers is not None and scheduler:
         raise ConfigError("--workers and --scheduler: give one (Dask decides its workers)")
+    if workers is not None:
+        check_workers(workers)
+    if scheduler:
+        check_scheduler(scheduler)
     status: dict[str, str] = {}
+    claimed: dict[str, str] = {}
     if store.check_file(db):  # a foreign or incompatible file fails here, untouched
         conn = store.open_store(db, readonly=True)
-        status = dict(conn.execute("SELECT id, status FROM runs"))
-        conn.close()
+        try:
+            status = dict(conn.execute("SELECT id, status FROM runs"))
+            claimed = store.live_claims(conn)
+        finally:
+            conn.close()
     redo = ("failed", "diverged") if retry_failed else ()
     todo = [r for r in runs if r.id not in status or status[r.id] in redo]
     n_stored = sum(r.id in status for r in runs)
     if dry_run:
         for r in runs:
-            state = status.get(r.id, "to run")
+            state = status.get(r.id, "running" if r.id in claimed else "to run")
             state = "to run" if r.id in status and status[r.id] in redo else state
             print(f"{r.id[:12]}  {state:<8}  {_describe_run(r.point)}")
         print(f"{len(runs)} runs in the sweep: {n_stored} stored, {len(todo)} to run")
         return 0
+    if not todo:  # nothing to write: a read-only store is fine
+        print(f"{len(runs)} runs in the sweep: {n_stored} were stored, ran 0; {db}")
+        return 0
+    store.check_file(db, write=True)
     from tqdm import tqdm
 
     from simrl.executors import Executor, WorkerLostError, warm_up
 
-    workers = workers or os.cpu_count() or 1
-    conn = store.open_store(db)
+    workers = min(workers or os.cpu_count() or 1, len(todo))
     counts: Counter[str] = Counter()
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="run", desc="simrl sweep", disable=not progress or None)
+    conn = claims = bar = None
     try:
-        if todo and workers > 1 and not scheduler:
+        if workers > 1 and not scheduler:
             warm_up([r.config.to_dict() for r in todo])  # compile once, before the workers
-        with Executor(workers, scheduler) as ex:
-            for result in ex.results([(r.id, r.config.to_dict()) for r in todo]):
+        with Executor(workers, scheduler) as ex:  # reach the cluster before the store
+            conn = store.open_store(db)
+            claims = store.Claims(conn, [r.id for r in todo], redo)
+            configs = {r.id: r.config.to_dict() for r in todo}
+            bar = tqdm(
+                total=len(todo), unit="run", desc="simrl sweep", disable=not progress or None
+            )
+            for result in ex.results(_Claimed(claims, configs)):
                 store.write_run(conn, result)
                 counts[result["status"]] += 1
                 bar.update(1)
                 bar.set_postfix(failed=counts["failed"], diverged=counts["diverged"])
     except KeyboardInterrupt:
-        bar.close()
+        if bar is not None:
+            bar.close()
         print(
             f"simrl: interrupted: {sum(counts.values())} runs stored, "
             f"{len(todo) - sum(counts.values())} not run (run the same command to resume)",
@@ -245,16 +296,22 @@ def _sweep(
         )
         return EXIT_INTERRUPTED
     except WorkerLostError as exc:
-        bar.close()
+        if bar is not None:
+            bar.close()
         print(f"simrl: error: worker lost ({exc}); finished runs are stored", file=sys.stderr)
         return EXIT_FAILED
     finally:
-        store.close_store(conn)
+        if claims is not None:
+            claims.release()
+        if conn is not None:
+            store.close_store(conn)
     bar.close()
+    ran = sum(counts.values())
+    others = f"; {claims.skipped} taken by another sweep" if claims.skipped else ""
     print(
-        f"{len(runs)} runs in the sweep: {n_stored} were stored, ran {len(todo)} "
+        f"{len(runs)} runs in the sweep: {n_stored} were stored, ran {ran} "
         f"({counts['ok']} ok, {counts['failed']} failed, {counts['diverged']} diverged) "
-        f"in {time.perf_counter() - t0:.1f}s; {db}"
+        f"in {time.perf_counter() - t0:.1f}s{others}; {db}"
     )
     return 0
 
@@ -278,6 +335,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     """``simrl experiment``: run a spec's sweep into OUT/runs.sqlite, then write its report
     (figures and report.md) into OUT."""
+    from simrl.outputs import check_out_dir, write_text
     from simrl.reports import load_report, read_store
     from simrl.sweep import load_spec, read_spec
 
@@ -287,14 +345,19 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise ConfigError(f'{args.spec}: needs report = "NAME" (one of simrl/reports/)')
     report = load_report(name)  # an unknown report fails before any run
     runs = load_spec(args.spec)
-    out = Path(args.out)
+    out = check_out_dir(args.out, "--out", ["report.md"])
+    db = out / "runs.sqlite"
+    if os.path.lexists(db):
+        from simrl import store
+
+        store.check_file(db)  # a foreign file fails before anything is created
     out.mkdir(parents=True, exist_ok=True)
-    code = _sweep(runs, out / "runs.sqlite", args.workers, None, progress=not args.no_progress)
+    code = _sweep(runs, db, args.workers, None, progress=not args.no_progress)
     if code != 0:
         return code
-    stored = read_store(out / "runs.sqlite", {r.id for r in runs})
+    stored = read_store(db, {r.id for r in runs})
     text = report(stored, out)
-    _write_atomic(out / "report.md", text)
+    write_text(out / "report.md", text)
     print(text)
     return 0
 
@@ -302,9 +365,11 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """``simrl export``: one row per run as CSV or Parquet."""
     from simrl import store
+    from simrl.outputs import check_out_file
 
     conn = store.open_store(args.db, readonly=True)
     try:
+        check_out_file(args.out, "--out", keep=[Path(args.db)])
         n = store.export(conn, args.format, args.out)
     finally:
         conn.close()
@@ -315,13 +380,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     """``simrl plot``: curves.png and summary.png of the successful runs of a store."""
     from simrl import store
-    from simrl.plots import plot_sweep_curves, plot_sweep_summary
+    from simrl.outputs import check_out_dir
 
     conn = store.open_store(args.db, readonly=True)
     try:
         runs, curves = store.read_runs(conn, "ok"), store.read_curves(conn)
     finally:
         conn.close()
+    out = check_out_dir(args.out, "--out", ["curves.png", "summary.png"])
     if not runs:
         raise ConfigError(f"{args.db}: no successful runs to plot")
     for r in runs:
@@ -337,7 +403,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     by = args.by if args.by else [f for f in varying if f != "seed"]
     numeric = [f for f in by if all(isinstance(r["flat"][f], (int, float)) for r in runs)]
     x = args.x or (numeric[0] if numeric else None)
-    out = Path(args.out)
+    from simrl.plots import plot_sweep_curves, plot_sweep_summary
+
     out.mkdir(parents=True, exist_ok=True)
     a = plot_sweep_curves(runs, curves, by, out / "curves.png")
     b = plot_sweep_summary(runs, by, x, out / "summary.png")
@@ -366,14 +433,20 @@ def _findings_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_findings(args: argparse.Namespace) -> int:
     """``simrl findings``: docs/findings.md from the pages' effects.json."""
+    from simrl.outputs import check_out_file, write_text
     from simrl.reports._findings import findings_markdown
 
     if not Path(args.docs).is_dir():
         raise ConfigError(f"--docs {args.docs}: not a directory")
+    check_out_file(args.out, "--out")
     text = findings_markdown(Path(args.docs))
-    _write_atomic(Path(args.out), text)
+    write_text(args.out, text)
     print(text)
     return 0
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,8 +463,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except ConfigError as exc:
-        print(f"simrl: error: {exc}", file=sys.stderr)
+        print(f"simrl: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # the file system, SQLite or the cluster: one line, no trace
+        import sqlite3
+
+        from simrl.executors import SchedulerError
+
+        if isinstance(exc, OSError) and exc.filename is not None:
+            print(f"simrl: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        elif isinstance(exc, sqlite3.Error):
+            where = getattr(args, "db", None) or getattr(args, "out", "")
+            print(f"simrl: error: {where}: store error ({_one_line(exc)})", file=sys.stderr)
+        elif isinstance(exc, SchedulerError):
+            print(f"simrl: error: {_one_line(exc)}", file=sys.stderr)
+        else:
+            raise
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -44,8 +45,16 @@ def _f(
     return field(default=default, metadata={"help": help, "range": range, "choices": choices})
 
 
+class _Checked:
+    """Base of the config dataclasses: building one, directly or by :func:`from_dict`,
+    coerces and checks every field once (``__post_init__``)."""
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
 @dataclass(frozen=True)
-class WorldConfig:
+class WorldConfig(_Checked):
     """The token world: prompts, vocabulary, length cap and the reference ("SFT") policy."""
 
     seed: int = _f(
@@ -91,7 +100,7 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
-class GoldConfig:
+class GoldConfig(_Checked):
     """The hidden gold reward r*(x, y) and how preferences are drawn from it."""
 
     global_scale: float = _f(
@@ -132,7 +141,7 @@ class GoldConfig:
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Checked):
     """Preference data for the proxy: who writes the responses, how many pairs, splits."""
 
     n_pairs: int = _f(2000, "Training preference pairs.", range=(1, 10_000_000))
@@ -162,7 +171,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class RMConfig:
+class RMConfig(_Checked):
     """The proxy reward model r_phi = w . tanh(W f(x, y) + c) + b and how it is fitted."""
 
     hidden: int = _f(32, "Width of the tanh hidden layer.", range=(1, 4096))
@@ -224,7 +233,7 @@ class RMConfig:
 
 
 @dataclass(frozen=True)
-class PolicyConfig:
+class PolicyConfig(_Checked):
     """How the policy is optimized (against the proxy, or the gold for reference runs)."""
 
     optimizer: str = _f(
@@ -361,7 +370,7 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(_Checked):
     """Evaluation of each checkpoint: exact gold, KL, length and entropy; Monte Carlo proxy."""
 
     se_target: float = _f(
@@ -418,7 +427,7 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(_Checked):
     """A whole run. ``seed`` drives data, fitting, optimization and evaluation."""
 
     seed: int = _f(0, "Run seed.", range=(0, 2**63 - 1))
@@ -428,6 +437,10 @@ class Config:
     rm: RMConfig = field(default_factory=RMConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+        _check_cross_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), suitable for JSON and TOML."""
@@ -500,66 +513,100 @@ def _type_of(cls: type, f: dataclasses.Field) -> Any:
     return _hints(cls)[f.name]
 
 
+def _show(value: Any, limit: int = 40) -> str:
+    """``repr`` of a value for a one-line message, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bad(path: str, cls: type, f: dataclasses.Field, value: Any, what: str = "") -> ConfigError:
+    return ConfigError(f"{path} = {_show(value)}: must be {what}{_describe(cls, f)}")
+
+
 def _check_value(path: str, cls: type, f: dataclasses.Field, value: Any) -> Any:
     """Coerce and check one value; raise ConfigError naming ``path`` otherwise."""
     typ, md = _type_of(cls, f), f.metadata
-    bad = ConfigError(f"{path} = {value!r}: must be {_describe(cls, f)}")
     if typ is bool:
         if not isinstance(value, bool):
-            raise bad
+            raise _bad(path, cls, f, value)
         return value
     if typ is str:
         if not isinstance(value, str) or value not in md["choices"]:
-            raise bad
+            raise _bad(path, cls, f, value)
         return value
     if typing.get_origin(typ) is tuple:
         if not isinstance(value, (list, tuple)) or len(value) == 0:
-            raise ConfigError(f"{path} = {value!r}: must be a non-empty {_describe(cls, f)}")
-        return tuple(_check_number(path, float, md, v, bad) for v in value)
-    return _check_number(path, typ, md, value, bad)
+            raise _bad(path, cls, f, value, "a non-empty ")
+        checked = tuple(_check_number(float, md, v) for v in value)
+    else:
+        checked = _check_number(typ, md, value)
+    if checked is None or (isinstance(checked, tuple) and None in checked):
+        raise _bad(path, cls, f, value)
+    return checked
 
 
-def _check_number(path: str, typ: type, md: Any, value: Any, bad: ConfigError) -> Any:
+def _check_number(typ: type, md: Any, value: Any) -> Any:
+    """``value`` as a ``typ`` in the field's range, or None. Floats are canonical: ``-0.0``
+    becomes ``0.0`` (so equal configs have one JSON spelling and one run id)."""
     if isinstance(value, bool):
-        raise bad
+        return None
     if typ is int:
         if not isinstance(value, int):
-            raise bad
+            return None
     elif typ is float:
         if not isinstance(value, (int, float)):
-            raise bad
-        value = float(value)
+            return None
+        try:
+            value = float(value) + 0.0  # + 0.0 maps -0.0 to 0.0
+        except OverflowError:  # an integer beyond the float range
+            return None
         if math.isnan(value):
-            raise bad
+            return None
     lo, hi = md.get("range") or (-INF, INF)
     if not lo <= value <= hi:
-        raise bad
+        return None
     return value
 
 
+def _section_prefix(cls: type) -> str:
+    return next((f"{name}." for name, c in SECTIONS.items() if c is cls), "")
+
+
+def _check_fields(obj: Any) -> None:
+    """Check every field of a config dataclass, storing the coerced value (ints as floats
+    in float fields, lists as tuples, ``-0.0`` as ``0.0``); sections must be sections."""
+    cls, prefix = type(obj), _section_prefix(type(obj))
+    for f in dataclasses.fields(cls):
+        value = getattr(obj, f.name)
+        if cls is Config and f.name in SECTIONS:
+            if not isinstance(value, SECTIONS[f.name]):
+                want = SECTIONS[f.name].__name__
+                raise ConfigError(f"{f.name} = {_show(value)}: must be a {want}")
+            continue
+        checked = _check_value(prefix + f.name, cls, f, value)
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)  # frozen: set once, while building
+
+
 def _build(cls: type, data: Any, prefix: str) -> Any:
+    """``cls(**data)`` with sections built recursively; the dataclasses check the values."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.')}: must be a table of fields, got {data!r}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
+        raise ConfigError(f"{prefix.rstrip('.')}: must be a table of fields, got {_show(data)}")
+    known = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in known:
             allowed = ", ".join(known)
             raise ConfigError(f"{prefix}{key}: unknown field (known: {allowed})")
-    kwargs = {}
-    for name, value in data.items():
-        f = known[name]
-        if cls is Config and name in SECTIONS:
-            kwargs[name] = _build(SECTIONS[name], value, f"{name}.")
-        else:
-            kwargs[name] = _check_value(prefix + name, cls, f, value)
+    kwargs = dict(data)
+    if cls is Config:
+        for name in SECTIONS.keys() & kwargs.keys():
+            kwargs[name] = _build(SECTIONS[name], kwargs[name], f"{name}.")
     return cls(**kwargs)
 
 
 def from_dict(data: dict[str, Any]) -> Config:
     """Build and validate a :class:`Config` from a nested dict (missing fields default)."""
-    cfg = _build(Config, data, "")
-    _check_cross_fields(cfg)
-    return cfg
+    return _build(Config, data, "")
 
 
 def _check_cross_fields(cfg: Config) -> None:
@@ -605,6 +652,80 @@ def _check_cross_fields(cfg: Config) -> None:
             f"data.heldout_prompt_fraction = {cfg.data.heldout_prompt_fraction}"
             f": leaves no training prompt among {w.n_prompts}"
         )
+    if cfg.rm.init_scale == 0.0:
+        # all-zero weights are a saddle of w . tanh(W f + c): every gradient is 0
+        raise ConfigError(
+            "rm.init_scale = 0.0: must be > 0 (zero initial weights get no gradient, "
+            "so the proxy stays constant)"
+        )
+    g = cfg.gold
+    scales = (g.global_scale, g.prompt_scale, g.coherence_scale, g.length_weight)
+    polite = g.polite_value if g.polite_tokens > 0 else 0.0
+    if not any((*scales, g.repeat_penalty, polite)):
+        raise ConfigError(
+            "gold: global_scale, prompt_scale, coherence_scale, length_weight, "
+            "repeat_penalty and polite_value are all 0: the gold reward is constant "
+            "(make one > 0)"
+        )
+    _check_size(cfg)
+
+
+GIB = 2**30
+#: Largest estimated memory of one run. A sweep runs one per worker; 4 GiB lets a 24 GiB
+#: machine run four workers with 8 GiB to spare for the system, the coordinator and
+#: SQLite. ``SIMRL_MAX_RUN_GIB`` raises (or lowers) it on a bigger (smaller) machine.
+MAX_RUN_BYTES = 4 * GIB
+
+
+def max_run_bytes() -> int:
+    """The memory limit of one run: ``SIMRL_MAX_RUN_GIB`` GiB if set, else MAX_RUN_BYTES."""
+    raw = os.environ.get("SIMRL_MAX_RUN_GIB")
+    if raw is None:
+        return MAX_RUN_BYTES
+    try:
+        gib = float(raw)
+    except ValueError:
+        gib = math.nan
+    if not 0 < gib < 2**40:
+        raise ConfigError(f"SIMRL_MAX_RUN_GIB = {_show(raw)}: must be a number of GiB > 0")
+    return int(gib * GIB)
+
+
+def estimate_bytes(cfg: Config) -> int:
+    """Upper estimate of the memory one run of ``cfg`` needs, in bytes.
+
+    The terms (float64 and int64 throughout): about eight copies of the policy table
+    P x T x (V+1)^2 (reference logits and log-probabilities, policy logits, probabilities,
+    gradient, occupancies); the proxy's F x H weights per member with gradient and two
+    Adam moments; the tokens (T) and sparse features (at most 2 min(V, T) + T + 2 index and
+    value pairs) of every preference pair; and two buffers of evaluation samples (the
+    largest of max_samples, norm_samples and, for best-of-n, P x bon_samples).
+    """
+    w, rm = cfg.world, cfg.rm
+    P, T, V = w.n_prompts, w.max_len, w.vocab_size
+    policy = 8 * P * T * (V + 1) ** 2 * 8
+    F = V + (P * V if rm.prompt_features else 0)
+    F += ((V + 1) * V if rm.bigram_features else 0) + 2
+    proxy = 4 * rm.ensemble_size * (F * rm.hidden + 2 * rm.hidden + 1) * 8
+    per_response = T * 8 + (2 * min(V, T) + T + 2) * 16
+    n_pairs = cfg.data.n_pairs + 3 * cfg.data.n_test_pairs
+    data = 2 * n_pairs * per_response
+    samples = max(cfg.eval.max_samples, cfg.eval.norm_samples)
+    if cfg.policy.optimizer == "bon":
+        samples = max(samples, P * cfg.policy.bon_samples)
+    return policy + proxy + data + 2 * samples * per_response
+
+
+def _check_size(cfg: Config) -> None:
+    need, limit = estimate_bytes(cfg), max_run_bytes()
+    if need > limit:
+        w = cfg.world
+        raise ConfigError(
+            f"config too large: a run needs about {need / GIB:.1f} GiB (world.n_prompts = "
+            f"{w.n_prompts}, world.max_len = {w.max_len}, world.vocab_size = {w.vocab_size}, "
+            f"the data and sample counts); the limit is {limit / GIB:.1f} GiB "
+            "(SIMRL_MAX_RUN_GIB)"
+        )
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -614,24 +735,56 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, raw = (s.strip() for s in item.split("=", 1))
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or a number too long to convert
         value = raw  # bare words such as rloo or bon
     return key, value
 
 
+def read_toml(path: str | Path, what: str = "") -> dict[str, Any]:
+    """The parsed TOML file at ``path``; any failure is one ConfigError naming ``what`` and
+    the path (missing, a directory, unreadable, not UTF-8, not TOML)."""
+    where = f"{what}{path}"
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{where}: is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a number too long to convert
+        raise ConfigError(f"{where}: not valid TOML ({_show(str(exc), 80)})") from None
+
+
+def as_config(config: Any, where: str = "config") -> Config:
+    """A :class:`Config` from a Config, a nested dict of sections, or None (the defaults).
+
+    Raises:
+        ConfigError: anything else, or a dict that does not validate.
+    """
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return from_dict(config)
+    raise ConfigError(
+        f"{where} = {_show(config)}: must be a simrl.config.Config or a dict of sections"
+    )
+
+
 def load(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Load a config from an optional TOML file plus ``section.key=value`` overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"--config {path}: no such file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
-    flat = dict(parse_override(o) for o in overrides)
-    return from_dict(_merge(data, _nest(flat)))
+    data = read_toml(path, "--config ") if path is not None else {}
+    for o in overrides:  # in order: a later section table merges into earlier changes
+        key, value = parse_override(o)
+        data = _merge(data, _nest({key: value}))
+    return from_dict(data)
 
 
 def reference_markdown() -> str:

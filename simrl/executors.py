@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 Item = tuple[str, dict[str, Any]]  # (run id, config dict)
 SINGLE_THREAD_ENV = {
@@ -31,10 +31,88 @@ SINGLE_THREAD_ENV = {
     "MKL_NUM_THREADS": "1",
 }
 MAX_CHUNK = 16
+#: Most local worker processes per CPU: more only adds processes competing for the cores.
+WORKERS_PER_CPU = 4
+#: Seconds to reach a Dask scheduler (and to wait for its first worker) before giving up.
+CONNECT_TIMEOUT = 20.0
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 
 class WorkerLostError(RuntimeError):
     """A worker process or the cluster failed (not a run: the run itself never raises)."""
+
+
+class Source(Protocol):
+    """Where an executor takes its runs from, a chunk at a time (e.g. the claims of a
+    sweep on a shared store)."""
+
+    def take(self, n: int) -> list[Item]:
+        """Up to ``n`` more items; an empty list when there are none left."""
+
+    def left(self) -> int:
+        """An upper bound on the items still to come."""
+
+
+class ListSource:
+    """A :class:`Source` over a list."""
+
+    def __init__(self, items: list[Item]):
+        self.items, self.i = items, 0
+
+    def take(self, n: int) -> list[Item]:
+        out = self.items[self.i : self.i + n]
+        self.i += len(out)
+        return out
+
+    def left(self) -> int:
+        return len(self.items) - self.i
+
+
+def max_workers() -> int:
+    """The most local worker processes a sweep may start on this machine."""
+    return WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def check_workers(workers: int) -> int:
+    """``workers`` if it is a sane number of local processes.
+
+    Raises:
+        ConfigError: below 1, or more than :func:`max_workers`.
+    """
+    from simrl.config import ConfigError
+
+    if workers < 1:
+        raise ConfigError(f"--workers {str(workers)[:20]}: must be at least 1")
+    if workers > max_workers():
+        raise ConfigError(
+            f"--workers {str(workers)[:20]}: at most {max_workers()} on this machine "
+            f"({WORKERS_PER_CPU} per CPU, {os.cpu_count() or 1} CPUs)"
+        )
+    return workers
+
+
+def check_scheduler(address: str) -> str:
+    """``address`` if it looks like a Dask scheduler address (``tcp://HOST:PORT``).
+
+    Raises:
+        ConfigError: another form, or a port outside 1..65535.
+    """
+    from simrl.config import ConfigError
+
+    bad = ConfigError(f"--scheduler {address[:80]!r}: expected tcp://HOST:PORT (port 1-65535)")
+    scheme, sep, rest = address.partition("://")
+    if not sep or scheme not in SCHEMES:
+        raise bad
+    if scheme == "inproc":
+        return address
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise bad
+    return address
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler could not be reached, or has no workers."""
 
 
 def _single_thread() -> None:
@@ -142,12 +220,17 @@ def _flat(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield from _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else [(prefix + k, v)]
 
 
+def chunk_size(left: int, slots: int, max_chunk: int = MAX_CHUNK) -> int:
+    """Guided chunking: a quarter of a slot's share of what is left (at most ``max_chunk``,
+    at least 1), so chunks shrink to single runs at the end and the slots finish together."""
+    return min(max_chunk, max(1, math.ceil(left / (4 * slots))))
+
+
 def chunks(items: list[Item], slots: int, max_chunk: int = MAX_CHUNK) -> list[list[Item]]:
-    """Guided chunking: large chunks first, single runs at the end, so the slots finish
-    together (each chunk is a quarter of a slot's share of what is left)."""
+    """``items`` cut by :func:`chunk_size`: large chunks first, single runs at the end."""
     out, i = [], 0
     while i < len(items):
-        size = min(max_chunk, max(1, math.ceil((len(items) - i) / (4 * slots))))
+        size = chunk_size(len(items) - i, slots, max_chunk)
         out.append(items[i : i + size])
         i += size
     return out
@@ -176,18 +259,12 @@ class Executor:
 
     def __enter__(self) -> Executor:
         if self.scheduler is not None:
-            try:
-                from distributed import Client
-            except ImportError:
-                from simrl.config import ConfigError
-
-                raise ConfigError("--scheduler needs Dask: pip install 'simrl[dask]'") from None
-            self.client = Client(self.scheduler)
+            self.client = _connect(check_scheduler(self.scheduler))
             self.pool = self.client.get_executor(pure=False)
             self.slots = max(1, sum(self.client.nthreads().values()))
         elif self.workers > 1:
             self.pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers,
+                max_workers=check_workers(self.workers),
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
                 initargs=(os.getpid(),),
@@ -195,18 +272,29 @@ class Executor:
             self.slots = self.workers
         return self
 
-    def results(self, items: list[Item]) -> Iterator[dict[str, Any]]:
-        """Run ``items``; yield each result as soon as its chunk is back.
+    def results(self, items: list[Item] | Source) -> Iterator[dict[str, Any]]:
+        """Run ``items`` (a list, or a :class:`Source` asked for a chunk whenever a slot
+        frees up); yield each result as soon as its chunk is back.
 
         Raises:
             WorkerLostError: a worker process died or the cluster went away.
         """
+        source = ListSource(items) if isinstance(items, list) else items
         if self.pool is None:
-            for item in items:
-                yield from self.task([item])
+            while chunk := source.take(1):
+                yield from self.task(chunk)
             return
-        pending = {self.pool.submit(self.task, c) for c in chunks(items, self.slots)}
-        self.futures |= pending
+        pending: set[cf.Future] = set()
+
+        def fill() -> None:  # one chunk per slot and one queued, so no slot waits
+            while len(pending) <= self.slots:
+                chunk = source.take(chunk_size(source.left(), self.slots))
+                if not chunk:
+                    return
+                pending.add(self._submit(chunk))
+                self.futures |= pending
+
+        fill()
         while pending:
             done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             for f in done:
@@ -214,6 +302,21 @@ class Executor:
                     yield from f.result()
                 except Exception as exc:
                     raise WorkerLostError(f"{type(exc).__name__}: {exc}") from exc
+            fill()
+
+    def _submit(self, chunk: list[Item]) -> cf.Future:
+        """Submit one chunk. A local pool may start a worker process here: it starts with
+        SIGINT ignored, so a Ctrl-C while it boots reaches only this process (which stops
+        the sweep) instead of printing the worker's start-up traceback."""
+        assert self.pool is not None
+        local = isinstance(self.pool, cf.ProcessPoolExecutor)
+        if not local or threading.current_thread() is not threading.main_thread():
+            return self.pool.submit(self.task, chunk)
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return self.pool.submit(self.task, chunk)
+        finally:
+            signal.signal(signal.SIGINT, old)
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if self.pool is None:
@@ -229,3 +332,40 @@ class Executor:
         else:
             self.pool.shutdown(wait=clean)
             self.client.close()
+
+
+def _connect(address: str) -> Any:
+    """A Dask client of the scheduler at ``address`` with at least one worker, within
+    :data:`CONNECT_TIMEOUT` seconds each.
+
+    Raises:
+        ConfigError: Dask is not installed.
+        SchedulerError: the scheduler cannot be reached, does not answer, or has no worker.
+    """
+    import logging
+
+    try:
+        from distributed import Client
+    except ImportError:
+        from simrl.config import ConfigError
+
+        raise ConfigError("--scheduler needs Dask: pip install 'simrl[dask]'") from None
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # the reason goes into the one-line error instead
+    client = None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        return client
+    except Exception as exc:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close(timeout=2)
+        what = "no worker joined" if client is not None else "cannot connect"
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise SchedulerError(
+            f"--scheduler {address}: {what} within {CONNECT_TIMEOUT:g} s ({reason})"
+        ) from None
+    finally:
+        log.setLevel(level)

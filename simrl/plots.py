@@ -51,14 +51,16 @@ def plot_curve(result: RunResult, path: str | Path) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    """Write a figure through a temporary name, then close it."""
+    """Write a figure as PNG through a unique temporary name (:mod:`simrl.outputs`), then
+    close it."""
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    from simrl.outputs import write_atomic
+
+    try:
+        return write_atomic(path, lambda fh: fig.savefig(fh, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def _label(by: list[str], values: tuple) -> str:

@@ -241,4 +241,24 @@ class ProxyRM:
             self.members = self.params
             self.params = self.params.mean(axis=0, keepdims=True)
         h = np.stack(rows)
+        self._check_fit(h[:, :, 0], pairs, cfg)
         return FitResult(loss=h[:, :, 0], reward_mean=h[:, :, 1], reward_std=h[:, :, 2])
+
+    def _check_fit(self, loss: np.ndarray, pairs: PreferencePairs, cfg: RMConfig) -> None:
+        """Refuse a finite fit that still failed: the last epoch's loss far above the
+        first's (every loss is >= 0), or worse than chance on its own training pairs (by
+        more than 3 binomial standard errors, 1.5 / sqrt(n))."""
+        first, last = loss[:, 0], loss[:, -1]
+        knobs = f"rm.lr = {cfg.lr}, rm.weight_decay = {cfg.weight_decay}"
+        if np.any(last > 10.0 * first + 1.0):
+            m = int(np.argmax(last - 10.0 * first))
+            raise DivergenceError(
+                f"reward-model fit diverged: loss rose from {first[m]:.3g} to {last[m]:.3g} "
+                f"({knobs}); lower rm.lr or the regularization coefficients"
+            )
+        acc = self.accuracy(pairs)
+        if acc < 0.5 - 1.5 / math.sqrt(len(pairs)):
+            raise DivergenceError(
+                f"reward-model fit failed: train accuracy {acc:.3f} is worse than chance "
+                f"({knobs}); lower rm.lr or the regularization coefficients"
+            )

@@ -1,10 +1,17 @@
 """The SQLite results store of ``simrl sweep``: schema, one-transaction writes, reads, export.
 
-Only the coordinating process writes; each run (its ``runs`` row and all its ``curve``
-rows) goes in one transaction, so a sweep killed at any moment leaves whole runs only.
-A file is accepted only if its SQLite header carries simrl's application id and this
-schema version; both are read from the raw header before SQLite opens the file, so a
-foreign or incompatible file is never modified.
+Only coordinating processes write; each run (its ``runs`` row and all its ``curve`` rows)
+goes in one transaction, so a sweep killed at any moment leaves whole runs only. Several
+sweeps may share one store: each claims the runs it is about to start (table ``claims``,
+one ``BEGIN IMMEDIATE`` transaction per claim), so they split the work; the claims of a
+sweep that died are reclaimed (same host: its process is gone; another host: no sign of
+life for :data:`CLAIM_TTL` seconds). A new store is built at a unique temporary name and
+linked into place only if the name is still free, so two sweeps creating it at once
+both end up using one whole store.
+
+A file is accepted only if its SQLite header carries simrl's application id and a schema
+version this simrl reads; both are read from the raw header before SQLite opens the file,
+so a foreign or incompatible file is never modified.
 """
 
 from __future__ import annotations
@@ -14,14 +21,22 @@ import csv
 import json
 import math
 import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from simrl.config import Config, ConfigError
+from simrl.outputs import create_exclusive, write_atomic
 from simrl.sweep import SCHEMA_VERSION
+
+#: Older schema versions that can still be read (export, plot); sweeps need SCHEMA_VERSION.
+READABLE_VERSIONS = (2, SCHEMA_VERSION)
+#: Seconds after which a claim of a sweep on another host, with no sign of life, lapses.
+CLAIM_TTL = 3600.0
 
 APPLICATION_ID = 0x73696D72  # "simr"
 CURVE_FIELDS = ("step", "kl", "sqrt_kl", "proxy", "proxy_se", "gold", "gold_se", "length")
@@ -68,64 +83,72 @@ CREATE TABLE curve (
     n_samples INTEGER,
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
+CREATE TABLE sweeps (owner TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
+                     beat REAL NOT NULL);
+CREATE TABLE claims (id TEXT PRIMARY KEY, owner TEXT NOT NULL);
 """
 
 
-def check_file(path: str | Path) -> bool:
-    """Whether ``path`` exists; if it does, it must be a simrl store of this schema version.
+def check_file(path: str | Path, write: bool = False) -> bool:
+    """Whether ``path`` exists; if it does, it must be a simrl store this simrl can read
+    (``write``: write) and, for ``write``, a writable file in a writable directory.
 
     Reads the 100-byte SQLite header only (``user_version`` at byte 60, ``application_id``
     at byte 68), so nothing is created or modified.
 
     Raises:
-        ConfigError: the file is not a simrl database or has another schema version.
+        ConfigError: the file is not a simrl database, has another schema version, or
+            cannot be read (or written).
     """
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{path}: a symbolic link to a missing file")
     if not path.exists():
+        if not path.parent.is_dir():
+            raise ConfigError(f"{path}: no such directory {path.parent}")
+        if write and not os.access(path.parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"{path}: directory {path.parent} is not writable")
         return False
     if not path.is_file():
         raise ConfigError(f"{path}: not a simrl database (not a file)")
-    with open(path, "rb") as fh:
-        head = fh.read(100)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
         raise ConfigError(f"{path}: not a simrl database (not an SQLite file)")
     version = int.from_bytes(head[60:64], "big")
     if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
         raise ConfigError(f"{path}: not a simrl database (SQLite, but not written by simrl)")
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and (write or version not in READABLE_VERSIONS):
         raise ConfigError(
-            f"{path}: written with store schema version {version}; this simrl reads "
-            f"version {SCHEMA_VERSION} (use a new --db file)"
+            f"{path}: written with store schema version {version}; this simrl "
+            f"{'writes' if write else 'reads'} version {SCHEMA_VERSION} (use a new --db file)"
         )
+    if write and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        raise ConfigError(f"{path}: read-only (the store and its directory must be writable)")
     return True
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
-    conn.execute("PRAGMA foreign_keys = ON")
-    rows = dict(conn.execute("SELECT key, value FROM meta"))
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        rows = dict(conn.execute("SELECT key, value FROM meta"))
+    except sqlite3.DatabaseError as exc:  # damaged, or the header without the tables
+        conn.close()
+        raise ConfigError(f"{path}: not a simrl database or damaged ({exc})") from None
     if rows.get("application") != "simrl":
         conn.close()
         raise ConfigError(f"{path}: not a simrl database (no simrl meta table)")
     return conn
 
 
-def open_store(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
-    """Open (creating it unless ``readonly``) a simrl store; WAL mode for writers.
-
-    Raises:
-        ConfigError: missing file (read-only), foreign file, or another schema version.
-    """
-    path = Path(path)
-    if check_file(path):
-        conn = _connect(path, readonly)
-    elif readonly:
-        raise ConfigError(f"{path}: no such file")
-    else:
-        tmp = path.with_name(path.name + ".creating")
-        tmp.unlink(missing_ok=True)
-        new = sqlite3.connect(tmp, isolation_level=None)
+def _build_store(tmp: Path) -> None:
+    new = sqlite3.connect(tmp, isolation_level=None)
+    try:
         new.executescript(
             f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
             f"BEGIN; {_SCHEMA} COMMIT;"
@@ -133,12 +156,31 @@ def open_store(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
         meta = {"application": "simrl", "schema_version": str(SCHEMA_VERSION)}
         meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         new.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    finally:
         new.close()
-        os.replace(tmp, path)  # the store appears whole or not at all
-        conn = _connect(path, readonly=False)
+
+
+def open_store(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open (creating it unless ``readonly``) a simrl store; WAL mode for writers.
+
+    Raises:
+        ConfigError: missing file (read-only), foreign or damaged file, another schema
+            version, or (not ``readonly``) a store or directory that cannot be written.
+    """
+    path = Path(path)
+    if not check_file(path, write=not readonly):
+        if readonly:
+            raise ConfigError(f"{path}: no such file")
+        create_exclusive(path, _build_store)  # whole or not at all; never replaces
+        check_file(path, write=True)  # whoever created it, it must be a store now
+    conn = _connect(path, readonly)
     if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise ConfigError(f"{path}: cannot write ({exc})") from None
     return conn
 
 
@@ -162,9 +204,91 @@ def _real(x: Any) -> Any:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
+def _alive(host: str, pid: int, beat: float, now: float) -> bool:
+    """Whether the sweep that wrote a ``sweeps`` row may still be running."""
+    if host != socket.gethostname():
+        return now - beat < CLAIM_TTL
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to another user
+        return True
+    return True
+
+
+def live_claims(conn: sqlite3.Connection) -> dict[str, str]:
+    """Run id -> owner of every claim held by a sweep that may still be running."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'claims'").fetchone():
+        return {}  # a store of an older schema version: no claims
+    now = time.time()
+    owners = {o for o, h, p, b in conn.execute("SELECT * FROM sweeps") if _alive(h, p, b, now)}
+    return {i: o for i, o in conn.execute("SELECT id, owner FROM claims") if o in owners}
+
+
+class Claims:
+    """The claims of one sweep on a store it has open for writing.
+
+    Args:
+        conn: A writable connection.
+        ids: The run ids this sweep would run, in order.
+        redo: Stored statuses that do not count as done (``--retry-failed``).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, ids: list[str], redo: tuple[str, ...] = ()):
+        self.conn, self.ids, self.redo = conn, ids, redo
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.next = 0  # ids before this one were claimed, or found done or taken
+        self.skipped = 0  # found stored or claimed by another live sweep
+
+    def left(self) -> int:
+        """Ids not looked at yet (an upper bound on what :meth:`take` can still return)."""
+        return len(self.ids) - self.next
+
+    def take(self, n: int) -> list[str]:
+        """Claim up to ``n`` more runs that are neither stored (as done) nor claimed by a
+        live sweep, in one transaction; first drop the claims of dead sweeps."""
+        c, out = self.conn, []
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()
+            for owner, host, pid, beat in c.execute("SELECT * FROM sweeps").fetchall():
+                if owner != self.owner and not _alive(host, pid, beat, now):
+                    c.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+                    c.execute("DELETE FROM sweeps WHERE owner = ?", (owner,))
+            c.execute(
+                "INSERT OR REPLACE INTO sweeps VALUES (?, ?, ?, ?)",
+                (self.owner, socket.gethostname(), os.getpid(), now),
+            )
+            while len(out) < n and self.next < len(self.ids):
+                rid = self.ids[self.next]
+                self.next += 1
+                row = c.execute("SELECT status FROM runs WHERE id = ?", (rid,)).fetchone()
+                taken = c.execute("SELECT 1 FROM claims WHERE id = ?", (rid,)).fetchone()
+                if (row is not None and row[0] not in self.redo) or taken is not None:
+                    self.skipped += 1
+                    continue
+                c.execute("INSERT INTO claims VALUES (?, ?)", (rid, self.owner))
+                out.append(rid)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            self.next -= len(out)  # nothing was claimed; look at them again
+            raise
+        return out
+
+    def release(self) -> None:
+        """Give up every claim of this sweep (its unfinished runs become free)."""
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
+            self.conn.execute("DELETE FROM sweeps WHERE owner = ?", (self.owner,))
+            self.conn.execute("COMMIT")
+
+
 def write_run(conn: sqlite3.Connection, result: dict[str, Any]) -> None:
     """Store one run result (as returned by :func:`simrl.executors.run_one`) in one
-    transaction, replacing a stored run of the same id."""
+    transaction, replacing a stored run of the same id and dropping its claim."""
     summary = result.get("summary") or {}
     timing = result.get("timing") or {}
     row = {
@@ -194,6 +318,7 @@ def write_run(conn: sqlite3.Connection, result: dict[str, Any]) -> None:
         )
         marks = ", ".join("?" * (len(CURVE_FIELDS) + 2))
         conn.executemany(f"INSERT INTO curve VALUES ({marks})", points)
+        conn.execute("DELETE FROM claims WHERE id = ?", (row["id"],))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -274,8 +399,6 @@ def export(conn: sqlite3.Connection, fmt: str, out: str | Path) -> int:
     out = Path(out)
     if not out.parent.is_dir():
         raise ConfigError(f"--out {out}: no such directory {out.parent}")
-    rows = table(conn)
-    tmp = out.with_name(out.name + ".tmp")
     if fmt == "parquet":
         try:
             import pyarrow as pa
@@ -284,16 +407,25 @@ def export(conn: sqlite3.Connection, fmt: str, out: str | Path) -> int:
             raise ConfigError(
                 "--format parquet needs pyarrow: pip install 'simrl[parquet]'"
             ) from None
-        columns = list(rows[0]) if rows else ["id", "status"]
+    rows = table(conn)
+    columns = list(rows[0]) if rows else ["id", "status"]
+    if fmt == "parquet":
         data = {c: [r[c] for r in rows] for c in columns}
         for c, vals in data.items():  # a column of ints and floats becomes float
             if any(isinstance(v, float) for v in vals):
                 data[c] = [float(v) if isinstance(v, int) else v for v in vals]
-        pq.write_table(pa.table(data), tmp)
+        write_atomic(out, lambda fh: pq.write_table(pa.table(data), fh))
     else:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(rows[0]) if rows else ["id", "status"])
+
+        def write_csv(fh: Any) -> None:
+            import io
+
+            text = io.TextIOWrapper(fh, newline="", encoding="utf-8")
+            w = csv.writer(text)
+            w.writerow(columns)
             w.writerows([_cell(v) for v in r.values()] for r in rows)
-    os.replace(tmp, out)
+            text.flush()
+            text.detach()
+
+        write_atomic(out, write_csv)
     return len(rows)

@@ -28,16 +28,18 @@ import itertools
 import json
 import math
 import random
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simrl.config import Config, ConfigError, from_dict
+from simrl.config import Config, ConfigError, from_dict, read_toml
 
 #: Version of the stored run layout; part of every run id (``simrl.store`` checks it).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: claims of concurrent sweeps; -0.0 spelled 0.0
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")
+#: Most runs one spec may expand to. Every run is validated and listed before any work,
+#: about 0.2 ms each: 100,000 runs take seconds and some MB; a million would take minutes.
+MAX_RUNS = 100_000
 # ``report`` names the report of ``simrl experiment`` (simrl/reports/); sweeps ignore it.
 _SPEC_KEYS = ("base", "grid", "random", "report")
 
@@ -137,11 +139,18 @@ def _draw(name: str, dist: Any, rng: random.Random) -> Any:
     return min(max(round(x), lo), hi) if integer else x
 
 
+def _random_n(table: Any) -> int:
+    if not isinstance(table, dict):
+        raise ConfigError("random: must be a table (n, seed and distributions)")
+    n = table.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"random.n = {str(n)[:40]}: must be an integer >= 1")
+    return n
+
+
 def _random_points(table: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``n`` draws of a ``[random]`` table, in order."""
-    n, seed = table.get("n"), table.get("seed", 0)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"random.n = {n!r}: must be an integer >= 1")
+    n, seed = _random_n(table), table.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"random.seed = {seed!r}: must be an integer")
     dists: dict[str, Any] = {}
@@ -162,9 +171,17 @@ def _random_points(table: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _points(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Every swept point (dotted name -> value): grid products, each times the draws."""
+    grids = _grids(spec)
+    n_draws = _random_n(spec["random"]) if "random" in spec else 1
+    total = n_draws * sum(math.prod(len(a) for a in axes.values()) for axes in grids)
+    if total > MAX_RUNS:  # counted before anything is expanded
+        raise ConfigError(
+            f"grid and random: {total:,} runs, more than the {MAX_RUNS:,} one sweep may "
+            "have (split the spec into several)"
+        )
     draws = _random_points(spec["random"]) if "random" in spec else [{}]
     points = []
-    for axes in _grids(spec):
+    for axes in grids:
         for combo in itertools.product(*axes.values()):
             grid_point = dict(zip(axes, combo, strict=True))
             points += [{**grid_point, **draw} for draw in draws]
@@ -174,14 +191,7 @@ def _points(spec: dict[str, Any]) -> list[dict[str, Any]]:
 def _base(spec: dict[str, Any], spec_dir: Path) -> dict[str, Any]:
     base = spec.get("base", {})
     if isinstance(base, str):
-        path = spec_dir / base
-        try:
-            with open(path, "rb") as fh:
-                return tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"base = {base!r}: no such file ({path})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"base = {base!r}: not valid TOML ({exc})") from None
+        return read_toml(spec_dir / base, "base = ")
     if not isinstance(base, dict):
         raise ConfigError(f"base = {base!r}: must be a table of config sections or a path")
     return base
@@ -216,14 +226,7 @@ def expand(spec: dict[str, Any], spec_dir: str | Path = ".") -> list[Run]:
 
 def read_spec(path: str | Path) -> dict[str, Any]:
     """The parsed TOML of a spec file."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return read_toml(path)
 
 
 def load_spec(path: str | Path) -> list[Run]:

@@ -10,11 +10,28 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 
 from simrl.build import Setup
-from simrl.config import Config
+from simrl.config import Config, ConfigError, as_config
 from simrl.envs.model import InvalidActionError, check_action, make_model
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
+
+
+def env_args(config: Any, kl_coef: Any) -> tuple[Config | None, float | None]:
+    """``config`` (a Config, a nested dict of sections, or None) as a validated Config, and
+    ``kl_coef`` checked to be a number, each refused with a message naming the argument.
+
+    Raises:
+        ConfigError: a bad ``config`` or a ``kl_coef`` that is not a finite number >= 0.
+    """
+    if config is not None:
+        config = as_config(config)
+    if kl_coef is not None:
+        number = isinstance(kl_coef, (int, float, np.integer, np.floating))
+        if isinstance(kl_coef, (bool, np.bool_)) or not number or not 0 <= kl_coef < np.inf:
+            raise ConfigError(f"kl_coef = {kl_coef!r:.40}: must be a finite number >= 0")
+        kl_coef = float(kl_coef)
+    return config, kl_coef
 
 
 class TokenRLHFEnv(gym.Env[dict[str, Any], int]):
@@ -123,7 +140,7 @@ class TokenRLHFEnv(gym.Env[dict[str, Any], int]):
 
     | Parameter          | Default   | Description                                         |
     |--------------------|-----------|-----------------------------------------------------|
-    | `config`           | `None`    | a `simrl.config.Config` (default: `Config()`)       |
+    | `config`           | `None`    | a `simrl.config.Config` or a dict of its sections   |
     | `overrides`        | `None`    | dotted changes, e.g. `{"world.n_prompts": 8}`       |
     | `setup`            | `None`    | a fitted `simrl.build.Setup` instead of config |
     | `rm`, `ref`, `gold`| `None`    | the parts of a fitted world instead of `setup`      |
@@ -173,6 +190,7 @@ class TokenRLHFEnv(gym.Env[dict[str, Any], int]):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode = {render_mode!r}: must be None or 'ansi'")
+        config, kl_coef = env_args(config, kl_coef)
         self.model = make_model(config, overrides, setup, rm, ref, gold, reward, kl_coef)
         self.observation_space, self.action_space = self.model.single_spaces()
         self.render_mode = render_mode

@@ -14,6 +14,7 @@ from simrl.build import Setup
 from simrl.config import Config
 from simrl.envs import _kernels as kern
 from simrl.envs.model import InvalidActionError, check_actions, make_model
+from simrl.envs.token_rlhf import env_args
 from simrl.kernels.features import max_nnz
 from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
@@ -59,6 +60,7 @@ class TokenRLHFVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs = {num_envs!r}: must be a positive integer")
+        config, kl_coef = env_args(config, kl_coef)
         self.model = make_model(config, overrides, setup, rm, ref, gold, reward, kl_coef)
         self.num_envs = num_envs
         self.single_observation_space, self.single_action_space = self.model.single_spaces()
