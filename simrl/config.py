@@ -245,6 +245,12 @@ class RMConfig:
         "(h = g * a / sqrt(mean(a^2) + 1e-6) with a learned gain g, as in LLM reward heads).",
         choices=("none", "rmsnorm"),
     )
+    track_dispersion: bool = _f(
+        False,
+        "After each epoch, record the CV of ||h - mean h|| over the responses of the first "
+        "256 training pairs (rm_history.hnorm_centered_cv); off by default because it adds "
+        "about a tenth to a default fit.",
+    )
     pretrain: str = _f(
         "none",
         "Fit the network first with Bradley-Terry on pairs labelled by a related gold "

@@ -49,11 +49,12 @@ PROBE_PAIRS = 256  # training pairs whose responses probe the representation aft
 @dataclass(frozen=True)
 class FitResult:
     """Per-epoch training history (one row per member): ``loss``, ``reward_mean`` and
-    ``reward_std`` (of every reward the model produced during the epoch), and
-    ``hnorm_centered_cv``, the CV of ||h - mean h|| over the responses of the first
-    ``PROBE_PAIRS`` training pairs at the end of each epoch. ``trunk_rel_change`` is, per
-    member, ||theta_T(end) - theta_T(start)|| / ||theta_T(start)|| over the trunk (every
-    parameter before the head w, b): after pretraining, how much fine-tuning moved it.
+    ``reward_std`` (of every reward the model produced during the epoch), and with
+    ``rm.track_dispersion`` ``hnorm_centered_cv``, the CV of ||h - mean h|| over the
+    responses of the first ``PROBE_PAIRS`` training pairs at the end of each epoch.
+    ``trunk_rel_change`` is, per member, ||theta_T(end) - theta_T(start)|| /
+    ||theta_T(start)|| over the trunk (every parameter before the head w, b): after
+    pretraining, how much fine-tuning moved it.
     ``stats`` holds scalars for the run summary."""
 
     loss: np.ndarray
@@ -333,7 +334,7 @@ class ProxyRM:
         for m in range(self.n_members):
             sel = rng.integers(0, len(pairs), len(pairs)) if cfg.ensemble_bootstrap else slice(None)
             trunk0 = self.params[m, :o_w].copy()
-            snaps = np.empty((cfg.epochs, self.params.shape[1]))
+            snaps = np.empty((cfg.epochs, self.params.shape[1])) if cfg.track_dispersion else None
             hist, ok = self._fit_kernel(
                 iw[sel],
                 vw[sel],
@@ -359,7 +360,8 @@ class ProxyRM:
                     f"{cfg.lr}; lower rm.lr or the regularization coefficients"
                 )
             rows.append(hist)
-            disp.append(self._probe_dispersion(iw[sel], vw[sel], il[sel], vl[sel], snaps))
+            if snaps is not None:
+                disp.append(self._probe_dispersion(iw[sel], vw[sel], il[sel], vl[sel], snaps))
             norm0 = np.linalg.norm(trunk0)
             step = np.linalg.norm(self.params[m, :o_w] - trunk0)
             moved.append(step / norm0 if norm0 > 0 else float("nan"))
@@ -371,7 +373,7 @@ class ProxyRM:
             loss=h[:, :, 0],
             reward_mean=h[:, :, 1],
             reward_std=h[:, :, 2],
-            hnorm_centered_cv=np.array(disp),
+            hnorm_centered_cv=np.array(disp) if disp else None,
             trunk_rel_change=np.array(moved),
         )
 

@@ -85,8 +85,11 @@ def test_trunk_change_is_zero_when_fine_tuning_cannot_move_and_large_when_it_can
 @pytest.mark.parametrize("rm_cfg", [{}, PRETRAINED])
 def test_last_epoch_dispersion_is_the_fitted_models(rm_cfg):
     """The per-epoch snapshots end at the fitted parameters: the history's last entry is the
-    dispersion the fitted proxy has on the probe responses."""
-    s = build(tiny_config(rm=rm_cfg))
+    dispersion the fitted proxy has on the probe responses; tracking changes no number."""
+    s = build(tiny_config(rm={**rm_cfg, "track_dispersion": True}))
+    untracked = build(tiny_config(rm=rm_cfg))
+    np.testing.assert_array_equal(s.rm.params, untracked.rm.params)
+    assert "hnorm_centered_cv" not in untracked.fit.history()
     p = s.train.pairs
     n = min(PROBE_PAIRS, len(p))
     x = np.concatenate([p.prompts[:n], p.prompts[:n]])
