@@ -169,6 +169,12 @@ class ProxyRM:
         )
 
     @property
+    def default_trunk(self) -> bool:
+        """tanh, depth 1, no norm: fitted and scored by the default kernels on either kind
+        of features (the general kernels would do the same operations, slower)."""
+        return self.activation == "tanh" and self.depth == 1 and self.head_norm == "none"
+
+    @property
     def arch(self) -> tuple[int, int, int, int]:
         """``(features, act, depth, norm)`` codes, as the kernels take them."""
         return (
@@ -262,7 +268,7 @@ class ProxyRM:
 
     def _scores(self, idx: np.ndarray, val: np.ndarray, p: np.ndarray):
         """Rewards and hidden states of one member's parameters ``p`` on features."""
-        if self.is_default:
+        if self.default_trunk:
             return krm.scores(idx, val, p, self.n_features, self.hidden)
         _, act, depth, norm = self.arch
         return kmlp.scores(idx, val, p, self.n_features, self.hidden, act, depth, norm)
@@ -300,7 +306,7 @@ class ProxyRM:
     def _fit_kernel(self, *args) -> tuple[np.ndarray, bool]:
         """The fit kernel of this architecture on ``(iw, vw, il, vl, params, ...)``."""
         iw, vw, il, vl, p, *rest = args
-        if self.is_default:
+        if self.default_trunk:
             return krm.fit(iw, vw, il, vl, p, self.n_features, self.hidden, *rest)
         _, act, depth, norm = self.arch
         F, H = self.n_features, self.hidden
