@@ -25,6 +25,10 @@ in one process after one untimed warm-up each. ``--clock cpu`` times by this pro
 time instead of wall time: on a machine shared with other jobs, time slices given to them do
 not count (every variant runs on one thread).
 
+Then every proxy architecture (``rm.activation``, ``rm.depth``, ``rm.head_norm``,
+``rm.features``) fitted by ``ProxyRM.fit`` with plain BT, its pair-steps/s beside the
+default's in the same interleaved rounds (``--archs`` prints only this table).
+
 Then the profile of the default fit, per mini-batch: the kernel's own forward, loss, backward
 and Adam functions timed on the default data (``breakdown``), and the packed (vector)
 instructions LLVM emitted for the Adam loop, read from its machine code
@@ -80,6 +84,17 @@ KNOWN_FIELDS = {
     "batch_size",
     "epochs",
     "init_scale",
+    # architectures: the table of arch_cases()
+    "features",
+    "activation",
+    "depth",
+    "head_norm",
+    # pretraining is the same fit on other pairs; the probe is off by default
+    "pretrain",
+    "pretrain_gold_mix",
+    "pretrain_pairs",
+    "pretrain_epochs",
+    "track_dispersion",
 }
 # Regularizers added to Bradley-Terry (when RMConfig has the field), with the value timed.
 REGULARIZERS = {
@@ -439,6 +454,51 @@ def configs() -> list[tuple[str, RMConfig]]:
     return out
 
 
+def arch_cases() -> list[tuple[str, dict]]:
+    """Architectures timed beside the default (RMConfig changes, plain BT)."""
+    out: list[tuple[str, dict]] = [("default: sufficient, tanh, depth 1", {})]
+    out += [(f"sufficient, {a}, depth 1", {"activation": a}) for a in ("relu", "gelu", "identity")]
+    out += [
+        ("sufficient, tanh, depth 1, rmsnorm", {"head_norm": "rmsnorm"}),
+        ("sufficient, tanh, depth 2", {"depth": 2}),
+        ("embedding, tanh, depth 1", {"features": "embedding"}),
+        ("embedding, relu, depth 2, rmsnorm", {"features": "embedding", "activation": "relu",
+                                               "depth": 2, "head_norm": "rmsnorm"}),
+        ("embedding, gelu, depth 2, rmsnorm", {"features": "embedding", "activation": "gelu",
+                                               "depth": 2, "head_norm": "rmsnorm"}),
+    ]  # fmt: skip
+    return out
+
+
+def arch_table(cfg: Config, pairs: PreferencePairs, repeats: int) -> None:
+    """Print each architecture's pair-steps/s and its ratio to the default's."""
+    cases = [(label, dataclasses.replace(cfg.rm, **ch)) for label, ch in arch_cases()]
+    B = min(cfg.rm.batch_size, len(pairs))
+    n = (len(pairs) // B) * B * cfg.rm.epochs
+
+    def one(rm_cfg: RMConfig, seed: int) -> float:
+        rm = ProxyRM.init(cfg.world, rm_cfg, np.random.default_rng(1))
+        t0 = CLOCK[0]()
+        rm.fit(pairs, rm_cfg, np.random.default_rng(seed))
+        return n / (CLOCK[0]() - t0)
+
+    for _, c in cases:  # warm-up (compilation)
+        one(c, 0)
+    rates: dict[str, list[float]] = {label: [] for label, _ in cases}
+    for rep in range(repeats):
+        for label, c in cases:
+            rates[label].append(one(c, 100 + rep))
+    med = {label: statistics.median(v) for label, v in rates.items()}
+    base = med[cases[0][0]]
+    print(
+        f"# proxy architectures, ProxyRM.fit with plain BT, H = {cfg.rm.hidden}, {len(pairs)} "
+        f"pairs, {cfg.rm.epochs} epochs; median of {repeats}; M pair-steps/s"
+    )
+    print(f"{'architecture':<40}{'kernel':>8}{'/default':>10}")
+    for label, _ in cases:
+        print(f"{label:<40}{med[label] / 1e6:>8.2f}{med[label] / base:>10.2f}")
+
+
 def main() -> None:
     """Check, time interleaved, print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -452,11 +512,16 @@ def main() -> None:
     ap.add_argument(
         "--widths", type=int, nargs="+", default=[8, 32, 128], help="hidden widths (plain BT)"
     )
+    ap.add_argument("--archs", action="store_true", help="only the architectures' table")
     args = ap.parse_args()
     CLOCK[0] = time.perf_counter if args.clock == "wall" else time.process_time
 
     cfg = Config()
     pairs = training_pairs(cfg)
+    if args.archs:
+        print(f"# {machine()}, clock: {args.clock} time")
+        arch_table(cfg, pairs, args.repeats)
+        return
     unknown = sorted({f.name for f in dataclasses.fields(RMConfig)} - KNOWN_FIELDS)
 
     def fresh(rm_cfg: RMConfig) -> ProxyRM:
@@ -564,6 +629,7 @@ def main() -> None:
         f"{bd['backward']:.1f} + Adam {bd['Adam']:.1f} + rest {per_batch - parts:.1f} "
         f"(shuffle, reward statistics, calls)"
     )
+    arch_table(cfg, pairs, args.repeats)
     packed, fma = adam_instructions()
     print(
         f"Adam update over all {npar} params: {1e3 * bd['Adam'] / npar:.2f} ns per parameter "

@@ -17,6 +17,7 @@ import numpy as np
 from simrl.config import Config
 from simrl.data import LabelledSplit, make_pairs, split_prompts
 from simrl.policy import TabularPolicy, reference_policy
+from simrl.pretrain import pretrain
 from simrl.reward_model import FitResult, ProxyRM
 from simrl.world import Gold
 
@@ -32,6 +33,7 @@ STREAMS = (
     "ndr",
     "ndr_eval",
     "reward_norm",
+    "rm_pretrain",
 )
 
 
@@ -77,7 +79,7 @@ def build(cfg: Config, r: dict[str, np.random.Generator] | None = None) -> Setup
     Args:
         cfg: A validated config.
         r: Generators from :func:`rngs` (default: ``rngs(cfg.seed)``); ``build`` uses the
-            ``split``, ``data``, ``rm_init`` and ``rm_fit`` streams.
+            ``split``, ``data``, ``rm_init``, ``rm_fit`` and ``rm_pretrain`` streams.
 
     Raises:
         DivergenceError: the proxy fit produced a non-finite number.
@@ -98,6 +100,10 @@ def build(cfg: Config, r: dict[str, np.random.Generator] | None = None) -> Setup
     )
     t1 = time.perf_counter()
     rm = ProxyRM.init(cfg.world, cfg.rm, r["rm_init"])
+    pre = {}
+    if cfg.rm.pretrain == "related":  # the network first learns a related gold's pairs
+        pre = pretrain(cfg, ref, gold, train_x, rm, r["rm_pretrain"])
     fit = rm.fit(train.pairs, cfg.rm, r["rm_fit"])
+    fit.stats.update(pre)
     timing = {"data": t1 - t0, "rm_fit": time.perf_counter() - t1}
     return Setup(ref, gold, rm, fit, train, test, held, train_x, held_x, timing)

@@ -230,6 +230,53 @@ class RMConfig(_Checked):
     batch_size: int = _f(64, "Pairs per mini-batch.", range=(1, 1_000_000))
     epochs: int = _f(30, "Passes over the training pairs.", range=(1, 100_000))
     init_scale: float = _f(0.1, "Standard deviation of the initial weights.", range=(0.0, 10.0))
+    features: str = _f(
+        "sufficient",
+        "What the proxy reads: sufficient (the gold's statistics: token, prompt x token and "
+        "bigram counts, length, repeats) or embedding (learned token embeddings summed over "
+        "the response plus a learned prompt embedding; prompt_features and bigram_features "
+        "then do not apply).",
+        choices=("sufficient", "embedding"),
+    )
+    activation: str = _f(
+        "tanh",
+        "Hidden-layer activation: tanh (bounded), relu, gelu (z Phi(z)) or identity.",
+        choices=("tanh", "relu", "gelu", "identity"),
+    )
+    depth: int = _f(
+        1,
+        "Hidden layers of width hidden (2: the representation differs from the first layer's).",
+        range=(1, 2),
+    )
+    head_norm: str = _f(
+        "none",
+        "Norm of the hidden state before the linear head: none, or rmsnorm "
+        "(h = g * a / sqrt(mean(a^2) + 1e-6) with a learned gain g, as in LLM reward heads).",
+        choices=("none", "rmsnorm"),
+    )
+    track_dispersion: bool = _f(
+        False,
+        "After each epoch, record the CV of ||h - mean h|| over the responses of the first "
+        "256 training pairs (rm_history.hnorm_centered_cv); off by default because it adds "
+        "about a tenth to a default fit.",
+    )
+    pretrain: str = _f(
+        "none",
+        "Fit the network first with Bradley-Terry on pairs labelled by a related gold "
+        "(related), then put a fresh head on it and fine-tune with rm.loss; or none.",
+        choices=("none", "related"),
+    )
+    pretrain_gold_mix: float = _f(
+        0.5,
+        "rho: the related gold is rho z(this gold) + sqrt(1 - rho^2) z(another world's gold, "
+        "orthogonalized), on within-prompt standardized scores, so its within-prompt "
+        "correlation with this world's gold is rho.",
+        range=(0.0, 1.0),
+    )
+    pretrain_pairs: int = _f(
+        8000, "Pretraining pairs (training prompts, reference responses).", range=(2, 10_000_000)
+    )
+    pretrain_epochs: int = _f(10, "Passes over the pretraining pairs.", range=(1, 100_000))
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,29 @@ def effective_rank(h: np.ndarray) -> float:
     return float(math.exp(-(p * np.log(p)).sum()))
 
 
+def norm_reward_corr(h: np.ndarray, r: np.ndarray) -> float:
+    """Pearson correlation of ||h|| with |r - mean r| over responses: near 1 when the
+    reward's magnitude is carried by the norm of the representation (the BSR paper's link
+    between norm dispersion and extreme rewards); NaN if either is constant."""
+    a, b = np.linalg.norm(h, axis=1), np.abs(r - r.mean())
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def representation(rm: ProxyRM, prompts, tokens, lengths, prefix: str) -> dict[str, float]:
+    """Dispersion of the hidden state on a set of responses (first member of an ensemble):
+    the CV of ||h - mean h||, the correlation of ||h|| with |r - mean r|, and the effective
+    rank, with keys ``rm_{prefix}hnorm_centered_cv``, ``rm_{prefix}hr_corr``,
+    ``rm_{prefix}erank``."""
+    r, h = rm.member_scores(prompts, tokens, lengths)
+    return {
+        f"rm_{prefix}hnorm_centered_cv": hidden_norm_stats(h[0])["hnorm_centered_cv"],
+        f"rm_{prefix}hr_corr": norm_reward_corr(h[0], r[0]),
+        f"rm_{prefix}erank": effective_rank(h[0]),
+    }
+
+
 def reward_scale(r: np.ndarray) -> dict[str, float]:
     """Mean, spread and mean absolute value of raw proxy rewards: BT leaves their offset
     free, so without a regularizer they can drift (source 000)."""
@@ -147,21 +170,26 @@ def rm_diagnostics(
     train_prompts: np.ndarray,
     heldout_prompts: np.ndarray,
     rng: np.random.Generator,
+    final: TabularPolicy | None = None,
 ) -> dict[str, float | None]:
     """Every diagnostic, flat (``rm_`` prefix), ready for a summary.
 
     Hidden states and reward scale are measured on fresh in-domain responses (first member
-    of an ensemble for the hidden states). Scenarios needing held-out prompts report None
-    when there are none.
+    of an ensemble for the hidden states); the hidden state's dispersion also on the
+    response-OOD pairs' responses (``rm_response_ood_*``) and, given the optimized policy
+    ``final``, on its responses to the training prompts (``rm_final_*``), drawn after
+    everything else so that the other diagnostics do not depend on it. Scenarios needing
+    held-out prompts report None when there are none.
     """
     n = cfg.data.n_test_pairs
     k = cfg.eval.kendall_k
     prompts = rng.choice(train_prompts, size=2 * n)
     tok, ln = sample_mixture(ref, cfg.data.temperatures, prompts, rng)
-    _, h = rm.member_scores(prompts, tok, ln)
+    r, h = rm.member_scores(prompts, tok, ln)
     out: dict[str, float | None] = {}
     out.update({f"rm_{key}": v for key, v in hidden_norm_stats(h[0]).items()})
     out["rm_erank"] = effective_rank(h[0])
+    out["rm_hr_corr"] = norm_reward_corr(h[0], r[0])
     out.update({f"rm_{key}": v for key, v in reward_scale(rm.score(prompts, tok, ln)).items()})
     ood = reference_policy(ood_world(cfg), cfg.gold.polite_tokens)
     sets = {
@@ -175,6 +203,15 @@ def rm_diagnostics(
             out[f"rm_acc_{name}"] = out[f"rm_tau_{name}"] = None
             continue
         pairs = make_pairs(policy, gold, cfg.data, ids, n, rng).pairs
+        if name == "response_ood":
+            both = np.concatenate([pairs.prompts, pairs.prompts])
+            tok2 = np.concatenate([pairs.chosen, pairs.rejected])
+            ln2 = np.concatenate([pairs.chosen_len, pairs.rejected_len])
+            out.update(representation(rm, both, tok2, ln2, "response_ood_"))
         out[f"rm_acc_{name}"] = rm.accuracy(pairs)
         out[f"rm_tau_{name}"] = kendall_groups(policy, cfg, gold, rm, ids, max(n // k, 1), k, rng)
+    if final is not None:
+        prompts = rng.choice(train_prompts, size=2 * n)
+        tok, ln = final.sample(prompts, rng)
+        out.update(representation(rm, prompts, tok, ln, "final_"))
     return out

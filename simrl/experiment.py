@@ -124,6 +124,7 @@ def run(cfg: Config) -> RunResult:
         )
     )
     summary.update(setup.accuracies())
+    summary.update(setup.fit.summary())
     if cfg.eval.diagnostics:
         t = time.perf_counter()
         summary.update(
@@ -135,6 +136,7 @@ def run(cfg: Config) -> RunResult:
                 setup.train_prompts,
                 setup.heldout_prompts,
                 r["diagnostics"],
+                final,
             )
         )
         timing["diagnostics"] = time.perf_counter() - t
@@ -152,12 +154,7 @@ def run(cfg: Config) -> RunResult:
         }
     )
     timing["total"] = time.perf_counter() - t0
-    f = setup.fit
-    history = {
-        "loss": f.loss.tolist(),
-        "reward_mean": f.reward_mean.tolist(),
-        "reward_std": f.reward_std.tolist(),
-    }
+    history = setup.fit.history()
     lengths = {"reference": setup.ref.length_distribution().mean(0).tolist()}
     policies = {"ref": setup.ref} if final is None else {"ref": setup.ref, "final": final}
     k = cfg.gold.polite_tokens

@@ -76,14 +76,17 @@ def check_paired(runs: list[dict], entries: list[dict], arm_of, key: str, arm: s
     assert e["verdict"] in (None, "n/a")  # two worlds: no verdict
 
 
-def well_formed(entries: list[dict]) -> None:
+def well_formed(entries: list[dict], page: str | None = None) -> None:
     """Every effect has its fields, and every finding of docs/findings.md about an arm these
-    runs have names metrics the report writes (a renamed arm or metric fails here)."""
+    runs have (on ``page``, when two pages share an arm's name) names metrics the report
+    writes (a renamed arm or metric fails here)."""
     from simrl.reports._findings import FINDINGS
 
     assert entries
     written = {(e["arm"], e["metric"]) for e in entries}
     for f in FINDINGS:
+        if page is not None and f.page != page:
+            continue
         if any(arm == f.arm for arm, _ in written):
             assert {(f.arm, m) for m in f.metrics} <= written, f.claim
     for e in entries:
@@ -175,6 +178,35 @@ def test_verbosity_report(tmp_path):
         for w in PAIRS["world.seed"]
     }
     assert e["per_world"] == pytest.approx(per) and e["baseline"] is None
+
+
+@pytest.mark.slow
+def test_mechanism_report(tmp_path):
+    from simrl.reports.mechanism import CORR_ARM, arm, gap_at
+
+    base = {**SHORT, "rm": {"features": "embedding", "activation": "gelu", "depth": 2,
+                            "head_norm": "rmsnorm", "pretrain": "related",
+                            "pretrain_pairs": 1000, "pretrain_epochs": 2,
+                            "track_dispersion": True}}  # fmt: skip
+    runs = run_spec({"base": base, "grid": [{**PAIRS, "rm.bsr_lambda": [0.0, 0.001]}]})
+    load_report("mechanism")(runs, tmp_path)
+    assert (tmp_path / "dispersion.png").exists()
+    entries = effects(tmp_path, "mechanism")
+    well_formed(entries, "mechanism")
+    check_paired(runs, entries, arm, "rm_hnorm_centered_cv", "BSR 0.001", "BT")
+    check_paired(runs, entries, arm, "rm_final_hnorm_centered_cv", "BSR 0.001", "BT")
+    (e,) = [x for x in entries if x["metric"] == "spearman:rm_tau_response_ood"]
+    assert e["arm"] == CORR_ARM and e["n_pairs"] == 8
+    for w in PAIRS["world.seed"]:  # within world w, over its 4 runs
+        rs = [r for r in runs if r["config"]["world"]["seed"] == w]
+        x = [r["summary"]["rm_hnorm_centered_cv"] for r in rs]
+        y = [r["summary"]["rm_tau_response_ood"] for r in rs]
+        from scipy.stats import spearmanr
+
+        assert e["per_world"][str(w)] == pytest.approx(spearmanr(x, y).statistic)
+    r = runs[0]  # the gap at the first checkpoint's sqrt(KL) is that checkpoint's
+    p = r["curve"][1]
+    assert gap_at(r, p["sqrt_kl"]) == pytest.approx(p["proxy"] - p["gold"])
 
 
 def table_rows(markdown: str) -> list[str]:

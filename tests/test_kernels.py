@@ -400,8 +400,9 @@ def test_compiled_sqrt_is_libm_sqrt(xs):
 @given(seeds, st.integers(1, 19))
 def test_batch_forward_backward_equal_forward_one_backward_one(seed, H):
     """compact() keeps exactly the non-zero entries in order (zeros anywhere in a row, and
-    repeated indices), and the pair-fused batch passes give each response the bits of forward_one and
-    each gradient entry the bits of backward_one called pair by pair, chosen first."""
+    repeated indices), and the pair-fused batch passes give each response the bits of
+    forward_one and each gradient entry the bits of backward_one called pair by pair, chosen
+    first."""
     rng = np.random.default_rng(seed)
     F, N, K = 9, 6, 7
     params, *_ = random_rm(rng, F, H)

@@ -3,7 +3,8 @@
 Specs are tuples so that kernels take one argument per reward source:
 
 * proxy ``rm = (params[k, n_params], F, H, prompt_features, b0, scale, mode, lam)``
-  (see :mod:`simrl.kernels.features` and :func:`simrl.kernels.rm.ensemble_one`);
+  (see :mod:`simrl.kernels.features` and :func:`simrl.kernels.rm.ensemble_one`), or with a
+  trailing ``arch`` field for the other architectures (:mod:`simrl.kernels.proxy`);
 * gold ``gold = (values, bigram, saturation, length_weight, length_opt, repeat_penalty)``
   (see :func:`simrl.kernels.gold.gold_one`).
 
@@ -16,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simrl.kernels.features import features_one, max_nnz
+from simrl.kernels.features import max_nnz
 from simrl.kernels.gold import gold_one
-from simrl.kernels.rm import ensemble_one
+from simrl.kernels.proxy import proxy_reward
 
 SOURCE_PROXY = 0
 SOURCE_GOLD = 1
@@ -37,10 +38,7 @@ def proxy_one(
     rs: np.ndarray,
 ) -> float:
     """Proxy reward r_phi(x, y) of one response; the other arrays are scratch."""
-    params, F, H, prompt_features, b0, scale, mode, lam = rm
-    V = counts.shape[0] - 1
-    features_one(x, row, length, V, F, prompt_features, b0, scale, counts, fidx, fval)
-    return ensemble_one(fidx, fval, params, F, H, mode, lam, h, rs)
+    return proxy_reward(x, row, length, rm, counts, fidx, fval, h, rs)
 
 
 @njit(cache=True)
