@@ -468,7 +468,7 @@ def test_config_error_type():
 def test_two_sweeps_on_one_new_store_split_the_work(tmp_path):
     """Two real processes start on a store that does not exist yet: one store is created
     whole, every run is stored once, and each process ran only the runs it claimed."""
-    spec = write_spec(tmp_path, "[grid]\nseed = " + str(list(range(24))) + "\n")
+    spec = write_spec(tmp_path, "[grid]\nseed = " + str(list(range(40))) + "\n")
     db = tmp_path / "r.sqlite"
     cmd = [sys.executable, "-m", "simrl.cli", "sweep", str(spec), "--db", str(db)]
     cmd += ["--workers", "1", "--no-progress"]
@@ -477,9 +477,9 @@ def test_two_sweeps_on_one_new_store_split_the_work(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     ran = [int(out.split("ran ")[1].split()[0]) for out, _ in outs]
-    assert sum(ran) == 24, outs  # nothing run twice, nothing left out
+    assert sum(ran) == 40, outs  # nothing run twice, nothing left out
     assert min(ran) > 0, outs  # both worked
-    check_store(db, 24, 3)
+    check_store(db, 40, 3)
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
     conn.close()
