@@ -482,5 +482,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def console() -> None:
+    """The ``simrl`` program: :func:`main`, then exit with its code.
+
+    After Ctrl-C the exit goes through ``os._exit`` (everything is stored and closed by
+    then): CPython 3.11 marks a KeyboardInterrupt raised inside code run by ``exec`` of a
+    string (Numba and dataclasses generate code that way) as unhandled even when it was
+    caught, and would then end the process by SIGINT instead of exit code 130.
+    """
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -355,7 +355,9 @@ def _connect(address: str) -> Any:
     log.setLevel(logging.CRITICAL)  # the reason goes into the one-line error instead
     client = None
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        if address.startswith("tcp://"):
+            _probe(address)
+        client = _bounded(lambda: Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False))
         client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
         return client
     except Exception as exc:
@@ -369,3 +371,39 @@ def _connect(address: str) -> Any:
         ) from None
     finally:
         log.setLevel(level)
+
+
+def _probe(address: str) -> None:
+    """Connect to a ``tcp://`` scheduler and wait for the first bytes of its handshake (a
+    Dask server speaks first), so a port that accepts but never answers fails in time."""
+    import socket
+
+    host, _, port = address[len("tcp://") :].rpartition(":")
+    with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT) as sock:
+        sock.settimeout(CONNECT_TIMEOUT)
+        try:
+            first = sock.recv(1)
+        except TimeoutError:
+            raise TimeoutError("connected, but it sent nothing") from None
+        if not first:
+            raise ConnectionError("connected, but it closed the connection")
+
+
+def _bounded(make: Callable[[], Any]) -> Any:
+    """``make()`` in a daemon thread, given up after twice :data:`CONNECT_TIMEOUT`."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = make()
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(2 * CONNECT_TIMEOUT)
+    if t.is_alive():
+        raise TimeoutError("no answer")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

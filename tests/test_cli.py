@@ -45,7 +45,8 @@ def test_run_json_prints_one_object_and_writes_files(tmp_path, capsys):
     assert [p["step"] for p in out["curve"]] == [0, 10, 20]
     assert out["config"]["world"]["n_prompts"] == 3
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((tmp_path / "run.json").read_text())["curve"] == out["curve"]
+    strict = json.loads((tmp_path / "run.json").read_text(), parse_constant=pytest.fail)
+    assert strict["curve"] == out["curve"]  # strict JSON: no bare NaN or Infinity
     assert not list(tmp_path.glob("*.tmp*"))
 
 

@@ -460,3 +460,110 @@ def test_plot_unknown_field(stored, tmp_path, capsys):
 def test_config_error_type():
     with pytest.raises(ConfigError, match="nothing to sweep"):
         expand({"base": {}})
+
+
+# ---- concurrent sweeps, claims, safe files ------------------------------------------------
+
+
+def test_two_sweeps_on_one_new_store_split_the_work(tmp_path):
+    """Two real processes start on a store that does not exist yet: one store is created
+    whole, every run is stored once, and each process ran only the runs it claimed."""
+    spec = write_spec(tmp_path, "[grid]\nseed = " + str(list(range(40))) + "\n")
+    db = tmp_path / "r.sqlite"
+    cmd = [sys.executable, "-m", "simrl.cli", "sweep", str(spec), "--db", str(db)]
+    cmd += ["--workers", "1", "--no-progress"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    ran = [int(out.split("ran ")[1].split()[0]) for out, _ in outs]
+    assert sum(ran) == 40, outs  # nothing run twice, nothing left out
+    assert min(ran) > 0, outs  # both worked
+    check_store(db, 40, 3)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite", "spec.toml"]
+
+
+def test_concurrent_creation_makes_one_whole_store(tmp_path):
+    db = tmp_path / "new.sqlite"
+    code = "import sys; from simrl import store; store.close_store(store.open_store(sys.argv[1]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE)
+             for _ in range(6)]  # fmt: skip
+    assert [p.wait(timeout=120) for p in procs] == [0] * 6, [p.stderr.read() for p in procs]
+    assert store.check_file(db, write=True)
+    conn = store.open_store(db, readonly=True)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["new.sqlite"]
+
+
+def test_claims_of_a_dead_sweep_are_taken_over_and_live_ones_respected(tmp_path):
+    conn = store.open_store(tmp_path / "r.sqlite")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = __import__("socket").gethostname()
+    conn.execute("INSERT INTO sweeps VALUES ('dead', ?, ?, 0)", (host, dead.pid))
+    conn.execute("INSERT INTO sweeps VALUES ('live', ?, ?, 0)", (host, os.getpid()))
+    conn.executemany("INSERT INTO claims VALUES (?, ?)", [("a", "dead"), ("b", "live")])
+    store.write_run(conn, fake_result("c", 0, 1))
+    claims = store.Claims(conn, ["a", "b", "c", "d"])
+    assert claims.take(10) == ["a", "d"]  # b is running elsewhere, c is stored
+    assert claims.skipped == 2
+    assert store.live_claims(conn) == {"a": claims.owner, "b": "live", "d": claims.owner}
+    claims.release()
+    assert store.live_claims(conn) == {"b": "live"}
+    store.close_store(conn)
+
+
+def test_negative_zero_is_the_same_run():
+    a = Config().replace(**{"rm.bsr_lambda": 0.0, "data.temperatures": [1.0]})
+    b = Config().replace(**{"rm.bsr_lambda": -0.0, "data.temperatures": [1]})
+    assert run_id(a) == run_id(b) and canonical_json(a) == canonical_json(b)
+    assert math.copysign(1.0, b.rm.bsr_lambda) == 1.0
+
+
+def test_writes_replace_a_planted_link_not_its_target(tmp_path, stored):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "x.csv"
+    out.symlink_to(victim)
+    assert main(["export", str(stored), "--out", str(out)]) == 0
+    assert victim.read_text() == "precious"
+    assert out.is_file() and not out.is_symlink() and out.read_text().startswith("id,status")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["victim.txt", "x.csv"]
+
+
+def test_a_store_with_nothing_to_run_is_only_read(tmp_path, stored, capsys, monkeypatch):
+    """A read-only store: a sweep with nothing left to run reads it and writes nothing; one
+    with work refuses in one line before anything runs."""
+    spec = write_spec(tmp_path, "[grid]\nseed = [0, 1, 2]\n'rm.bsr_lambda' = [0.0, 0.01]\n")
+    db = tmp_path / "r.sqlite"
+    db.write_bytes(stored.read_bytes())
+    db.chmod(0o444)
+    before = db.stat().st_mtime_ns, db.read_bytes()
+    monkeypatch.setattr(os, "access", lambda p, mode: not mode & os.W_OK)  # as for non-root
+    assert sweep(spec, db) == 0
+    assert "6 were stored, ran 0" in capsys.readouterr().out
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite", "spec.toml"]
+    more = write_spec(tmp_path, "[grid]\nseed = [7]\n", "more.toml")
+    assert sweep(more, db) == 2
+    assert (
+        capsys.readouterr().err
+        == f"simrl: error: {db}: read-only (the store and its directory must be writable)\n"
+    )
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before
+
+
+def test_old_stores_can_be_exported_but_not_swept(tmp_path, stored, capsys):
+    db = tmp_path / "old.sqlite"
+    db.write_bytes(stored.read_bytes())
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    assert main(["export", str(db), "--out", str(tmp_path / "x.csv")]) == 0
+    spec = write_spec(tmp_path, "[grid]\nseed = [5]\n")
+    assert sweep(spec, db) == 2
+    assert "schema version 2; this simrl writes version" in capsys.readouterr().err
