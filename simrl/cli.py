@@ -492,6 +492,12 @@ def console() -> None:
     """
     code = main()
     if code == EXIT_INTERRUPTED:
+        # os._exit skips the interpreter's exit handlers; run multiprocessing's own (it
+        # finalizes a worker pool's queues and unregisters their semaphores, else the
+        # resource tracker reports them as leaked on stderr).
+        from multiprocessing import util
+
+        util._exit_function()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -39,7 +39,18 @@ READABLE_VERSIONS = (2, SCHEMA_VERSION)
 CLAIM_TTL = 3600.0
 
 APPLICATION_ID = 0x73696D72  # "simr"
-CURVE_FIELDS = ("step", "kl", "sqrt_kl", "proxy", "proxy_se", "gold", "gold_se", "length")
+CURVE_FIELDS = (
+    "step",
+    "kl",
+    "sqrt_kl",
+    "proxy",
+    "proxy_se",
+    "gold",
+    "gold_se",
+    "length",
+    "entropy",
+    "entropy_per_token",
+)
 #: Scalar summary keys copied into typed columns of ``runs`` (all summary keys stay in JSON).
 SUMMARY_COLUMNS = {
     "peak_gold": "REAL",
@@ -80,6 +91,7 @@ CREATE TABLE curve (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
     kl REAL, sqrt_kl REAL, proxy REAL, proxy_se REAL, gold REAL, gold_se REAL, length REAL,
+    entropy REAL, entropy_per_token REAL,
     n_samples INTEGER,
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
@@ -365,14 +377,14 @@ def flatten(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 def table(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """One flat row per run: id, status, error, versions, created, seconds, config fields by
-    dotted name, then every summary key."""
+    dotted name, then every summary key (nested ones by dotted name too)."""
     order = [k for k, _ in flatten(Config().to_dict())]
     rows = []
     for r in read_runs(conn):
         row = {k: r[k] for k in ("id", "status", "error", "created", "seconds", *VERSION_FIELDS)}
         config = dict(flatten(r["config"]))
         row.update({k: config.pop(k) for k in order if k in config} | config)
-        for k, v in (r["summary"] or {}).items():
+        for k, v in flatten(r["summary"] or {}):  # {"gold_at_sqrt_kl": {"1": g}} -> .1
             row[f"summary.{k}" if k in row else k] = v
         rows.append(row)
     columns = list(dict.fromkeys(k for row in rows for k in row))

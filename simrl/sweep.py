@@ -35,7 +35,9 @@ from typing import Any
 from simrl.config import Config, ConfigError, from_dict, read_toml
 
 #: Version of the stored run layout; part of every run id (``simrl.store`` checks it).
-SCHEMA_VERSION = 3  # 3: claims of concurrent sweeps; -0.0 spelled 0.0
+# 3: claims of concurrent sweeps; -0.0 spelled 0.0; gold exact (gold_se 0), curves with
+# entropy, summaries with gold at matched sqrt(KL)
+SCHEMA_VERSION = 3
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")
 #: Most runs one spec may expand to. Every run is validated and listed before any work,
 #: about 0.2 ms each: 100,000 runs take seconds and some MB; a million would take minutes.

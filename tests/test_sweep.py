@@ -427,7 +427,7 @@ def test_export_csv_round_trip(stored, tmp_path):
     for row in rows:
         run = runs[row["id"]]
         assert row["status"] == "ok"
-        expected = {**dict(store.flatten(run["config"])), **run["summary"]}
+        expected = {**dict(store.flatten(run["config"])), **dict(store.flatten(run["summary"]))}
         for key, value in expected.items():
             got = _parse(row[key])
             assert got == value or (math.isnan(value) and math.isnan(got)), key
