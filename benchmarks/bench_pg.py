@@ -1,4 +1,4 @@
-"""Per-sample cost of the RLOO and PPO steps, beside the floor and a NumPy RLOO.
+"""Per-sample cost of the RLOO, PPO and GRPO steps, beside the floor and a NumPy RLOO.
 
 Run ``python benchmarks/bench_pg.py``. Single thread (``NUMBA_NUM_THREADS=1``,
 ``OPENBLAS_NUM_THREADS=1``), default world and policy settings (``simrl.config.Config()``:
@@ -6,10 +6,12 @@ P = 16 prompts, all of them per step, k = 4 responses each, so 64 samples per st
 T = 12; per-token k1 KL penalty with beta = 0.02; shared logits u and U[x]), against the
 proxy fitted as a default run fits it.
 
-* kernel: ``simrl.optimize.optimize`` with ``optimizer = "rloo"`` (or ``"ppo"``, 4 epochs)
-  and one checkpoint at the end, so one call of the kernel ``simrl.kernels.pg.policy_steps``
-  over all the steps (the timed call also copies the table and computes log pi_ref once:
-  well under 1% of it);
+* kernel: ``simrl.optimize.optimize`` with ``optimizer = "rloo"`` (or ``"ppo"``, 4 epochs,
+  or ``"grpo"``, 4 epochs with its per-token k3 loss) and one checkpoint at the end, so one
+  call of the kernel ``simrl.kernels.pg.policy_steps`` over all the steps (the timed call
+  also copies the table and computes log pi_ref once: well under 1% of it);
+* kernel with ``occupancy_chi2 = 1``: RLOO plus the exact chi^2 gradient step every step
+  (a forward and a backward recursion over the whole state table);
 * floor: sampling the same number of responses from the same policies and scoring them by
   the proxy with the existing kernels (``sample_responses`` on a precomputed CDF table, then
   ``ProxyRM.score``: ``features_batch`` and the MLP's ``scores``), 10 steps' samples (640)
@@ -64,6 +66,7 @@ from simrl.kernels.reward import SOURCE_PROXY
 from simrl.kernels.sampling import sample_responses
 from simrl.optimize import ALGORITHMS, Target, optimize
 from simrl.policy import TabularPolicy
+from simrl.policy_gradient import chi2_reference
 from simrl.reward_model import ProxyRM
 from simrl.world import no_gold
 
@@ -91,6 +94,7 @@ def kernel_run(
     optimizer: str = "rloo",
     every: int = 0,
     on_checkpoint: Callable[[int, TabularPolicy], None] = lambda _step, _pol: None,
+    chi2: float = 0.0,
 ) -> TabularPolicy:
     """``n_steps`` updates of a copy of ``ref`` by ``simrl.optimize.optimize`` (the kernel
     ``simrl.kernels.pg.policy_steps`` in one call, or one per ``every`` steps with
@@ -105,6 +109,7 @@ def kernel_run(
         rloo_k=prob.k,
         batch_prompts=prob.batch_prompts,
         lr=prob.lr,
+        occupancy_chi2=chi2,
     )
     policy, _ = optimize(ref, Target.proxy(prob.rm), pcfg, rng, on_checkpoint)
     return policy
@@ -385,13 +390,16 @@ def direct_run(
     P, _T, V = ref.shape
     theta, u, U = np.array(ref.logits, dtype=np.float64), np.zeros(V + 1), np.zeros((P, V + 1))
     hist, state = np.zeros((n_steps, 3)), np.array([prob.kl_coef, np.nan])
-    # the raw proxy; kernels from before reward normalization lack its three arguments
-    affine = (1.0, np.zeros(P), False) if "r_mul" in signature(kernel.py_func).parameters else ()
+    params = signature(kernel.py_func).parameters
+    # the raw proxy; kernels from before reward normalization lack its three arguments, and
+    # kernels from before GRPO and the occupancy chi^2 lack those three (here: off)
+    affine = (1.0, np.zeros(P), False) if "r_mul" in params else ()
+    grpo_chi2 = (True, 0.0, chi2_reference(ref, 0.0)) if "grpo_std_norm" in params else ()
     t0 = time.process_time()
     kernel(
         theta, u, U, prob.shared, prob.logp_ref, SOURCE_PROXY, prob.rm.spec(), no_gold(V),
         *affine, ALGORITHMS[algo], 0, 0.0, pc.kl_horizon, prob.k, prob.batch_prompts, lr,
-        pc.ppo_epochs, pc.ppo_clip, pc.ppo_norm_adv, pc.baseline_decay, n_steps,
+        pc.ppo_epochs, pc.ppo_clip, pc.ppo_norm_adv, pc.baseline_decay, *grpo_chi2, n_steps,
         np.random.default_rng(seed), hist, state, *extra,
     )  # fmt: skip
     return time.process_time() - t0, theta + u + U[:, None, None, :]
@@ -478,7 +486,7 @@ def main() -> None:
 
     cfg = Config()
     pc = cfg.policy
-    assert pc.optimizer == "rloo" and pc.kl_estimator == "k1" and pc.kl_target == 0.0
+    assert pc.optimizer == "rloo" and pc.kl_estimator_used == "k1" and pc.kl_target == 0.0
     setup = build(cfg)
     ref, rm = setup.ref, setup.rm
     P, T, V = ref.shape
@@ -500,14 +508,15 @@ def main() -> None:
     steps = args.kernel_steps
     block = 50
     assert steps % block == 0, "--kernel-steps must be a multiple of 50"
-    tables = {algo: floor_tables(prob, ref, steps, algo, block) for algo in ("rloo", "ppo")}
+    algos = ("rloo", "ppo", "grpo")
+    tables = {algo: floor_tables(prob, ref, steps, algo, block) for algo in algos}
     acts: dict[str, float] = {}
 
-    def kernel(algo: str) -> Callable[[int], tuple[float, int]]:
+    def kernel(algo: str, chi2: float = 0.0) -> Callable[[int], tuple[float, int]]:
         def run(seed: int) -> tuple[float, int]:
             rng = np.random.default_rng(seed)
             t0 = time.process_time()
-            kernel_run(prob, ref, steps, rng, algo)
+            kernel_run(prob, ref, steps, rng, algo, chi2=chi2)
             return time.process_time() - t0, steps * n
 
         return run
@@ -533,6 +542,9 @@ def main() -> None:
         "ppo": f"kernel (policy_steps, ppo x{pc.ppo_epochs})",
         "floor rloo": "floor: sample + proxy (rloo's)",
         "floor ppo": "floor: sample + proxy (ppo's)",
+        "grpo": f"kernel (policy_steps, grpo x{pc.ppo_epochs})",
+        "floor grpo": "floor: sample + proxy (grpo's)",
+        "chi2": "kernel (rloo + occupancy chi^2)",
         "numpy": "NumPy RLOO, vectorized",
     }
     runners = {
@@ -540,6 +552,9 @@ def main() -> None:
         names["floor rloo"]: floor("rloo"),
         names["ppo"]: kernel("ppo"),
         names["floor ppo"]: floor("ppo"),
+        names["grpo"]: kernel("grpo"),
+        names["floor grpo"]: floor("grpo"),
+        names["chi2"]: kernel("rloo", 1.0),
         names["numpy"]: run_numpy,
     }
     for fn in runners.values():
@@ -554,13 +569,17 @@ def main() -> None:
     print(f"{'implementation':<34}{'samples/s':>12}{'ns/sample':>11}{'us/step':>9}")
     for name, rate in med.items():
         print(f"{name:<34}{rate:>12,.0f}{1e9 / rate:>11.0f}{1e6 * n / rate:>9.1f}")
-    for algo in ("rloo", "ppo"):
+    for algo in algos:
         ratio = med[names[f"floor {algo}"]] / med[names[algo]]
         print(
             f"{algo} step / floor = {ratio:.2f}x (target <= 3x); floor samples take "
             f"{acts[algo]:.2f} actions on average"
         )
     print(f"kernel / NumPy (rloo) = {med[names['rloo']] / med[names['numpy']]:.1f}x")
+    print(
+        f"rloo + occupancy chi^2 (exact gradient every step) / rloo = "
+        f"{med[names['rloo']] / med[names['chi2']]:.2f}x"
+    )
     if args.profile:
         profile(prob, ref, args.repeats, Path(pg.__file__).read_text(), "now")
         if args.against:

@@ -285,18 +285,28 @@ class PolicyConfig(_Checked):
 
     optimizer: str = _f(
         "rloo",
-        "reinforce (moving-average baseline), rloo (leave-one-out baseline), ppo (clipped "
-        "ratio, several epochs per batch), bon (best-of-n from the reference policy), or a "
-        "direct alignment loss on the preference pairs: dpo, ipo, slic or chipo.",
-        choices=("reinforce", "rloo", "ppo", "bon", "dpo", "ipo", "slic", "chipo"),
+        "Policy gradient: reinforce (moving-average baseline), rloo (leave-one-out "
+        "baseline), ppo (clipped ratio, several epochs per batch), grpo (group-normalized "
+        "advantages, clipped ratio, per-response token mean; Dr. GRPO with grpo_std_norm = "
+        "false); best-of-n: bon (from the reference policy); or a direct alignment loss on "
+        "the preference pairs: dpo, ipo, slic or chipo.",
+        choices=("reinforce", "rloo", "ppo", "grpo", "bon", "dpo", "ipo", "slic", "chipo"),
     )
     reward: str = _f(
         "proxy",
         "What is optimized: the proxy, or the gold itself (the best achievable curve).",
         choices=("proxy", "gold"),
     )
-    steps: int = _f(2000, "Policy-gradient steps.", range=(1, 10_000_000))
-    eval_every: int = _f(100, "Steps between curve checkpoints.", range=(1, 10_000_000))
+    steps: int = _f(
+        2000,
+        "Policy-gradient steps (direct alignment runs dpo_epochs passes over the pairs instead).",
+        range=(1, 10_000_000),
+    )
+    eval_every: int = _f(
+        100,
+        "Policy-gradient steps between curve checkpoints (direct alignment: dpo_eval_every).",
+        range=(1, 10_000_000),
+    )
     lr: float = _f(0.01, "Learning rate on the logits (plain SGD).", range=(1e-9, 1e6))
     shared_logits: bool = _f(
         True,
@@ -306,8 +316,8 @@ class PolicyConfig(_Checked):
     )
     rloo_k: int = _f(
         4,
-        "Responses per prompt per step (at least 2 for rloo and ppo, whose baseline "
-        "leaves one out).",
+        "Responses per prompt per step, the group size G of grpo (at least 2 for rloo, ppo "
+        "and grpo, whose baselines need another response).",
         range=(1, 4096),
     )
     batch_prompts: int = _f(
@@ -334,12 +344,13 @@ class PolicyConfig(_Checked):
         range=(0.0, 1e6),
     )
     kl_estimator: str = _f(
-        "k1",
+        "auto",
         "How the KL penalty enters the update, with L(y) = sum_t log(pi/pi_ref)(y_t|s_t) and "
         "r = pi_ref/pi: k1 in the reward (r_phi - beta L(y), score function); k2 as the "
         "sequence loss beta L(y)^2/2; k3 as the per-token loss beta sum_t (r - 1 - log r) "
-        "(GRPO); losses differentiated through pi.",
-        choices=("k1", "k2", "k3"),
+        "(GRPO); losses differentiated through pi. auto: k3 for grpo (as Shao et al. 2024), "
+        "k1 for the other policy-gradient optimizers.",
+        choices=("auto", "k1", "k2", "k3"),
     )
     kl_target: float = _f(
         0.0,
@@ -350,12 +361,18 @@ class PolicyConfig(_Checked):
     kl_horizon: float = _f(
         10000.0, "Horizon of the adaptive KL controller (samples).", range=(1.0, 1e12)
     )
-    ppo_epochs: int = _f(4, "PPO: passes over each batch.", range=(1, 1000))
-    ppo_clip: float = _f(0.2, "PPO: clip range epsilon of the ratio.", range=(1e-6, 10.0))
+    ppo_epochs: int = _f(4, "PPO and GRPO: passes over each batch.", range=(1, 1000))
+    ppo_clip: float = _f(0.2, "PPO and GRPO: clip range epsilon of the ratio.", range=(1e-6, 10.0))
     ppo_norm_adv: bool = _f(
         True,
         "PPO: normalize advantages to mean 0, std 1 per batch (step size independent "
-        "of the reward scale).",
+        "of the reward scale); GRPO normalizes per group instead.",
+    )
+    grpo_std_norm: bool = _f(
+        True,
+        "GRPO: A = (r - mean r)/(std r + 1e-4) over each prompt's group (sample SD) and each "
+        "response's per-token objective averaged over its tokens (Shao et al. 2024); false: "
+        "Dr. GRPO, A = r - mean r and summed over tokens (Liu et al. 2025).",
     )
     baseline_decay: float = _f(
         0.9, "REINFORCE: decay of the moving-average baseline.", range=(0.0, 0.9999)
@@ -373,6 +390,12 @@ class PolicyConfig(_Checked):
         range=(1, 100_000),
     )
     dpo_batch_size: int = _f(64, "Direct alignment: pairs per SGD step.", range=(1, 1_000_000))
+    dpo_eval_every: int = _f(
+        4,
+        "Direct alignment: SGD steps between curve checkpoints (4 epochs of 2000 pairs at "
+        "batch 64 are 124 steps: 32 checkpoints, 8 in the first epoch).",
+        range=(1, 10_000_000),
+    )
     dpo_lr: float = _f(
         10.0,
         "Direct alignment: SGD learning rate on the logits for the mean loss of a batch. "
@@ -396,7 +419,8 @@ class PolicyConfig(_Checked):
         0.0,
         "Coefficient lambda of the exact chi^2 divergence between the state-action "
         "occupancy measures of the policy and the reference subtracted from the objective "
-        "(Laidlaw et al. 2025); 0 = off.",
+        "(Laidlaw et al. 2025), descended with its exact gradient at every policy-gradient "
+        "step; 0 = off.",
         range=(0.0, 1e6),
     )
     bon_n_max: int = _f(
@@ -414,6 +438,26 @@ class PolicyConfig(_Checked):
         "most this many possible responses.",
         range=(0, 10_000_000),
     )
+
+    @property
+    def family(self) -> str:
+        """The optimizer's family: "policy_gradient", "direct" or "best_of_n"."""
+        return OPTIMIZER_FAMILIES[self.optimizer]
+
+    @property
+    def kl_estimator_used(self) -> str:
+        """``kl_estimator`` with ``auto`` resolved: k3 for grpo, k1 otherwise."""
+        if self.kl_estimator != "auto":
+            return self.kl_estimator
+        return "k3" if self.optimizer == "grpo" else "k1"
+
+
+#: Which module runs each ``policy.optimizer`` (:mod:`simrl.optimize` dispatches on it).
+OPTIMIZER_FAMILIES = {
+    **dict.fromkeys(("reinforce", "rloo", "ppo", "grpo"), "policy_gradient"),
+    **dict.fromkeys(("dpo", "ipo", "slic", "chipo"), "direct"),
+    "bon": "best_of_n",
+}
 
 
 @dataclass(frozen=True)
@@ -668,10 +712,25 @@ def _check_cross_fields(cfg: Config) -> None:
             f"gold.polite_tokens = {cfg.gold.polite_tokens}: must be at most "
             f"world.vocab_size = {w.vocab_size}"
         )
-    if p.optimizer in ("rloo", "ppo") and p.rloo_k < 2:
+    if p.optimizer in ("rloo", "ppo", "grpo") and p.rloo_k < 2:
         raise ConfigError(
             f"policy.rloo_k = {p.rloo_k}: must be at least 2 for "
             f"policy.optimizer = {p.optimizer!r} (leave-one-out baseline)"
+        )
+    if p.occupancy_chi2 > 0 and p.family != "policy_gradient":
+        raise ConfigError(
+            f"policy.occupancy_chi2 = {p.occupancy_chi2}: applies to the policy-gradient "
+            f"optimizers (reinforce, rloo, ppo, grpo), not policy.optimizer = {p.optimizer!r}"
+        )
+    if p.family == "direct" and p.reward != "proxy":
+        raise ConfigError(
+            f"policy.reward = {p.reward!r}: direct alignment (policy.optimizer = "
+            f"{p.optimizer!r}) fits the preference pairs and has no reward to swap; use 'proxy'"
+        )
+    if p.family == "direct" and e.ndr:
+        raise ConfigError(
+            f"eval.ndr = true: undefined for direct alignment (policy.optimizer = "
+            f"{p.optimizer!r}), which has no reward to optimize in the proxy's place"
         )
     if cfg.rm.label_smoothing > 0 and cfg.rm.loss == "hinge":
         raise ConfigError(

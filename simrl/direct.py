@@ -126,8 +126,8 @@ def optimize_direct(
     ``pairs.prompts`` and labels two fresh responses of the current policy per prompt with
     ``proxy_score`` (:func:`label_by_proxy`), so both modes see the same number of labels.
 
-    ``on_checkpoint(step, policy)`` is called at step 0, every ``cfg.eval_every`` steps and
-    at the last step, as by :func:`simrl.optimize.optimize`.
+    ``on_checkpoint(step, policy)`` is called at step 0, every ``cfg.dpo_eval_every`` SGD
+    steps and at the last step (:func:`simrl.optimize.optimize` dispatches here).
 
     Raises:
         ValueError: online without a ``proxy_score``.
@@ -205,6 +205,6 @@ def optimize_direct(
                 f"loss or logits); lower policy.dpo_lr = {cfg.dpo_lr}"
             )
         hist[step] = loss, margins.mean(), np.mean((margins > 0) + 0.5 * (margins == 0))
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == steps:
+        if (step + 1) % cfg.dpo_eval_every == 0 or step + 1 == steps:
             on_checkpoint(step + 1, current())
     return current(), DirectHistory(hist[:, 0], hist[:, 1], hist[:, 2])

@@ -8,7 +8,8 @@ its own reference mean and deviation, so both curves start at 0 on a common scal
 The gold is a polynomial in what a Markov policy writes, so its expectation, and its
 reference mean and deviation, are computed exactly (:mod:`simrl.kernels.moments`): the gold
 curve has no sampling noise. So are KL, length and entropy. Only the proxy (a neural
-network) and best-of-n selection are estimated by Monte Carlo.
+network) and best-of-n selection (:mod:`simrl.best_of_n`, which draws its samples here) are
+estimated by Monte Carlo.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simrl.analysis import bon_estimate, bon_exact_kl, bon_kl_bound
 from simrl.config import EvalConfig
 from simrl.kernels.evaluate import sample_and_score, sample_and_score_proxy
 from simrl.kernels.kl import exact_kl, expected_length, policy_entropy
 from simrl.kernels.moments import gold_expectation
-from simrl.policy import TabularPolicy, enumerate_responses, n_responses
+from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
 
@@ -145,54 +145,8 @@ class Evaluator:
     def bon_curve(
         self, n_max: int, n_samples: int, select: str = "proxy", exact_max: int = 0
     ) -> list[dict]:
-        """Best-of-n from the reference policy at n = 1, 2, 4, ... <= n_max.
+        """Best-of-n from the reference policy, scored by this evaluator
+        (:func:`simrl.best_of_n.bon_curve`)."""
+        from simrl.best_of_n import bon_curve
 
-        Draws ``n_samples`` reference responses per prompt, selects by ``select`` (the proxy,
-        or the gold for the reference curve) and averages gold, proxy and length with the
-        unbiased estimator. ``kl`` is the analytic bound; ``kl_exact`` the exact KL of the
-        best-of-n distribution when every prompt has at most ``exact_max`` possible
-        responses (else None).
-        """
-        P, T, V = self.ref.shape
-        g, p, lens = (a.reshape(n_samples, P).T for a in self.sample(self.ref, n_samples * P))
-        by = p if select == "proxy" else g
-        enumerable = exact_max > 0 and n_responses(V, T) <= exact_max
-        if enumerable:
-            tokens, lengths = enumerate_responses(V, T)
-            per_prompt = []
-            for x in range(P):
-                xs = np.full(lengths.shape[0], x)
-                scores = (
-                    self.rm.score(xs, tokens, lengths)
-                    if select == "proxy"
-                    else self.gold.rewards(xs, tokens, lengths)
-                )
-                per_prompt.append((self.ref.sequence_logprobs(xs, tokens, lengths), scores))
-        nm, out = self.norm, []
-        n = 1
-        while n <= n_max:
-            gm, gse = bon_estimate(by, g, n)
-            pm, pse = bon_estimate(by, p, n)
-            lm, _ = bon_estimate(by, lens, n)
-            kl = float(bon_kl_bound(n))
-            kl_exact = (
-                float(np.mean([bon_exact_kl(lp, sc, n) for lp, sc in per_prompt]))
-                if enumerable
-                else None
-            )
-            out.append(
-                {
-                    "step": n,
-                    "kl": kl,
-                    "sqrt_kl": math.sqrt(kl),
-                    "kl_exact": kl_exact,
-                    "proxy": (pm - nm.proxy_mean) / nm.proxy_std,
-                    "proxy_se": pse / nm.proxy_std,
-                    "gold": (gm - nm.gold_mean) / nm.gold_std,
-                    "gold_se": gse / nm.gold_std,
-                    "length": lm,
-                    "n_samples": n_samples * P,
-                }
-            )
-            n *= 2
-        return out
+        return bon_curve(self, n_max, n_samples, select, exact_max)

@@ -11,14 +11,26 @@ from typing import Any
 import numpy as np
 
 from simrl.analysis import fit_gao, matched_summary, ndr, summarize
+from simrl.best_of_n import bon_curve
 from simrl.build import STREAMS, Setup, build, rngs
 from simrl.config import Config
 from simrl.diagnostics import rm_diagnostics
+from simrl.direct import implicit_accuracy
 from simrl.evaluate import Evaluator
+from simrl.occupancy import OccupancyChi2
 from simrl.optimize import Target, normalized, optimize
 from simrl.policy import TabularPolicy
 
-__all__ = ["STREAMS", "RunResult", "Setup", "build", "optimize_curve", "rngs", "run"]
+__all__ = [
+    "STREAMS",
+    "RunResult",
+    "Setup",
+    "build",
+    "curve_extras",
+    "optimize_curve",
+    "rngs",
+    "run",
+]
 
 
 @dataclass
@@ -28,12 +40,14 @@ class RunResult:
     Attributes:
         config: The resolved config.
         curve: Checkpoints with ``step, kl, sqrt_kl, proxy, proxy_se, gold, gold_se, length,
-            n_samples`` (gold and proxy normalized: reference policy 0, reference std 1).
+            n_samples`` (gold and proxy normalized: reference policy 0, reference std 1), and
+            for a policy ``entropy``, ``entropy_per_token``, ``occupancy_chi2`` and, for
+            direct alignment, ``implicit_acc`` (:func:`optimize_curve`).
         summary: Peak and end of the curve, over-optimization and reward-model accuracies.
         timing: Seconds per phase.
         rm_history: Per-member, per-epoch loss and reward mean/std of the proxy fit.
         length_dist: Exact distribution of the response length (0..T, averaged over prompts)
-            of the reference policy and, for policy-gradient runs, of the final policy.
+            of the reference policy and, for runs that update a policy, of the final one.
     """
 
     config: Config
@@ -63,15 +77,23 @@ def optimize_curve(
     rng: np.random.Generator,
     timing: dict[str, float],
     norm_rng: np.random.Generator,
-) -> list[dict]:
+) -> tuple[list[dict], TabularPolicy | None]:
     """The curve of one optimization of ``reward`` ("proxy" or "gold") with the configured
-    optimizer, evaluated at every checkpoint; adds to ``timing``'s optimize and evaluate.
-    With ``policy.reward_norm = "ref"`` the reward (gold as well as proxy, so that NDR
-    compares like with like) is normalized on reference responses drawn from ``norm_rng``."""
+    optimizer (:func:`simrl.optimize.optimize` dispatches on it), evaluated at every
+    checkpoint, and the final policy (None for best-of-n); adds to ``timing``'s optimize
+    and evaluate.
+
+    Policy gradient: with ``policy.reward_norm = "ref"`` the reward (gold as well as proxy,
+    so that NDR compares like with like) is normalized on reference responses drawn from
+    ``norm_rng``. Direct alignment fits ``setup.train``'s pairs (the proxy's own), labelled
+    online by the raw proxy with ``policy.dpo_online``; each point adds ``implicit_acc``, the
+    implicit reward's accuracy on the fresh in-domain pairs ``setup.test`` (never trained
+    on). Every policy's point adds ``occupancy_chi2``, the exact chi^2(mu_pi || mu_ref).
+    """
     p = cfg.policy
-    if p.optimizer == "bon":
+    if p.family == "best_of_n":
         t = time.perf_counter()
-        curve = ev.bon_curve(p.bon_n_max, p.bon_samples, reward, p.bon_exact_max)
+        curve = bon_curve(ev, p.bon_n_max, p.bon_samples, reward, p.bon_exact_max)
         timing["evaluate"] += time.perf_counter() - t
         return curve, None
     target = (
@@ -79,17 +101,40 @@ def optimize_curve(
     )
     curve: list[dict] = []
     t0, eval_before = time.perf_counter(), timing["evaluate"]
-    if p.reward_norm == "ref":
+    if p.family == "policy_gradient" and p.reward_norm == "ref":
         target = normalized(target, setup.ref, p.reward_norm_samples, norm_rng)
+    direct = p.family == "direct"
+    chi2 = OccupancyChi2.of(setup.ref)
 
     def checkpoint(step: int, policy: TabularPolicy) -> None:
         t = time.perf_counter()
-        curve.append(ev.point(policy, step))
+        point = ev.point(policy, step)
+        point["occupancy_chi2"] = chi2.value(policy)
+        if direct:
+            point["implicit_acc"] = implicit_accuracy(
+                policy, setup.ref, setup.test.pairs, p.optimizer, p.beta
+            )
+        curve.append(point)
         timing["evaluate"] += time.perf_counter() - t
 
-    final, _ = optimize(setup.ref, target, p, rng, checkpoint)
+    pairs = setup.train.pairs if direct else None
+    final, _ = optimize(setup.ref, target, p, rng, checkpoint, pairs)
     timing["optimize"] += time.perf_counter() - t0 - (timing["evaluate"] - eval_before)
     return curve, final
+
+
+def curve_extras(curve: list[dict]) -> dict:
+    """Summary values of the curve keys the store's curve table does not hold: the
+    final occupancy chi^2 and, for direct alignment, the implicit reward's held-out
+    accuracy at every checkpoint (``implicit_acc``, in curve order), at the end and at most.
+    """
+    out: dict = {}
+    if "occupancy_chi2" in curve[-1]:
+        out["final_occupancy_chi2"] = curve[-1]["occupancy_chi2"]
+    if "implicit_acc" in curve[-1]:
+        acc = [q["implicit_acc"] for q in curve]
+        out.update(implicit_acc=acc, final_implicit_acc=acc[-1], peak_implicit_acc=max(acc))
+    return out
 
 
 def run(cfg: Config) -> RunResult:
@@ -113,6 +158,7 @@ def run(cfg: Config) -> RunResult:
     )
     bon = cfg.policy.optimizer == "bon"
     summary = summarize(curve)
+    summary.update(curve_extras(curve))
     fit = fit_gao([q["sqrt_kl"] for q in curve], [q["gold"] for q in curve], "bon" if bon else "rl")
     summary.update(
         {"kl_kind": "bound" if bon else "exact", **{f"fit_{k}": v for k, v in fit.items()}}

@@ -1,100 +1,46 @@
-"""Optimizers of the policy: REINFORCE, RLOO and PPO against the proxy (or, for reference
-runs, the gold), run by the Numba kernel :func:`simrl.kernels.pg.policy_steps` in chunks
-with a callback at every checkpoint, which is where evaluation happens.
+"""The one place that dispatches on ``policy.optimizer``. Each family of optimizers has a
+module of its own, with its kernels beside the others in :mod:`simrl.kernels`:
 
-An optimizer of the proxy receives the proxy's spec and an empty placeholder for the gold
-(:func:`simrl.world.no_gold`): it cannot see the gold.
+* policy gradient (reinforce, rloo, ppo, grpo): :mod:`simrl.policy_gradient`, kernel
+  :mod:`simrl.kernels.pg`; optionally with the occupancy chi^2 of :mod:`simrl.occupancy`;
+* direct alignment (dpo, ipo, slic, chipo): :mod:`simrl.direct`, kernel
+  :mod:`simrl.kernels.direct`;
+* best-of-n (bon): :mod:`simrl.best_of_n`, which selects among reference samples instead
+  of updating a policy, so it gives a curve, not a trajectory of policies
+  (:func:`simrl.experiment.optimize_curve` calls it).
+
+``Target``, ``normalized`` and ``History`` are re-exported from
+:mod:`simrl.policy_gradient` for existing callers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 
 import numpy as np
 
 from simrl.config import PolicyConfig
-from simrl.errors import DivergenceError
-from simrl.kernels import pg
-from simrl.kernels.reward import SOURCE_GOLD, SOURCE_PROXY, reward_batch
+from simrl.data import PreferencePairs
+from simrl.direct import DirectHistory, optimize_direct
 from simrl.policy import TabularPolicy
-from simrl.reward_model import ProxyRM
-from simrl.world import Gold, no_gold
+from simrl.policy_gradient import (
+    ALGORITHMS,
+    KL_ESTIMATORS,
+    History,
+    Target,
+    normalized,
+    optimize_policy_gradient,
+)
 
-ALGORITHMS = {"reinforce": pg.ALGO_REINFORCE, "rloo": pg.ALGO_RLOO, "ppo": pg.ALGO_PPO}
-KL_ESTIMATORS = {"k1": pg.KL_K1, "k2": pg.KL_K2, "k3": pg.KL_K3}
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a policy is optimized against: the proxy, or the gold for reference runs, through
-    a per-prompt affine map ``mul * r(x, y) + add[x]`` that the kernel applies (identity by
-    default; :func:`normalized` sets it from reference samples)."""
-
-    source: int
-    rm: tuple
-    gold: tuple
-    mul: float
-    add: np.ndarray
-
-    @classmethod
-    def proxy(cls, rm: ProxyRM) -> Target:
-        """Optimize the proxy; the gold slot is an empty placeholder."""
-        return cls(SOURCE_PROXY, rm.spec(), no_gold(rm.vocab_size), 1.0, np.zeros(rm.n_prompts))
-
-    @classmethod
-    def gold_itself(cls, gold: Gold, rm: ProxyRM) -> Target:
-        """Optimize the gold (the best achievable curve, and the NDR denominator)."""
-        return cls(SOURCE_GOLD, rm.spec(), gold.spec(), 1.0, np.zeros(rm.n_prompts))
-
-    def affine(self, mul: float, add: np.ndarray) -> Target:
-        """This target with its reward mapped to ``mul * reward + add[x]`` (``mul > 0``)."""
-        return replace(self, mul=mul * self.mul, add=mul * self.add + add)
-
-    def rewards(self, prompts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """The optimized reward of each response, as the kernel computes it."""
-        r = reward_batch(self.source, prompts, tokens, lengths, self.rm, self.gold)
-        return r * self.mul + self.add[prompts]
-
-
-def normalized(
-    target: Target, ref: TabularPolicy, n_per_prompt: int, rng: np.random.Generator
-) -> Target:
-    """``target`` rescaled to ``(r - m(x)) / s`` on responses of the reference policy.
-
-    ``n_per_prompt`` responses per prompt give the per-prompt mean m(x) and the
-    within-prompt SD s pooled over prompts (``P (n - 1)`` degrees of freedom). Stiennon et
-    al. (2020) normalize their reward model on reference samples; the mean is taken per
-    prompt because Bradley-Terry leaves exactly a per-prompt offset undetermined, and the
-    scale is one number so that prompts keep their relative spreads. Without it the proxy's
-    scale acts as the step size (and as 1 / kl_coef), and proxies trained with different
-    losses are not compared at the same step size.
-
-    Raises:
-        DivergenceError: the reward is constant within every prompt (s = 0) or not finite.
-    """
-    P = ref.shape[0]
-    prompts = np.repeat(np.arange(P, dtype=np.int64), n_per_prompt)
-    tokens, lengths = ref.sample(prompts, rng)
-    r = target.rewards(prompts, tokens, lengths).reshape(P, n_per_prompt)
-    m = r.mean(axis=1)
-    s = float(np.sqrt(((r - m[:, None]) ** 2).sum() / (P * (n_per_prompt - 1))))
-    if not (np.isfinite(s) and s > 0.0):
-        raise DivergenceError(
-            f"reward normalization failed: the within-prompt SD of the reward on reference "
-            f"responses is {s}; use policy.reward_norm = 'none' or 'batch'"
-        )
-    return target.affine(1.0 / s, -m / s)
-
-
-@dataclass(frozen=True)
-class History:
-    """Per-step training statistics: mean optimized reward, mean summed log-ratio
-    sum_t (log pi - log pi_ref) of the samples, and the KL coefficient beta."""
-
-    reward: np.ndarray
-    logratio: np.ndarray
-    kl_coef: np.ndarray
+__all__ = [
+    "ALGORITHMS",
+    "KL_ESTIMATORS",
+    "DirectHistory",
+    "History",
+    "Target",
+    "normalized",
+    "optimize",
+]
 
 
 def optimize(
@@ -103,67 +49,36 @@ def optimize(
     cfg: PolicyConfig,
     rng: np.random.Generator,
     on_checkpoint: Callable[[int, TabularPolicy], None],
-) -> tuple[TabularPolicy, History]:
-    """Optimize a copy of ``ref`` with ``cfg.optimizer`` (reinforce, rloo or ppo).
+    pairs: PreferencePairs | None = None,
+) -> tuple[TabularPolicy, History | DirectHistory]:
+    """Optimize a copy of ``ref`` with ``cfg.optimizer``; ``on_checkpoint(step, policy)`` at
+    step 0, at every checkpoint and at the last step.
 
-    ``target`` is optimized as given: with ``cfg.reward_norm = "ref"`` pass it through
-    :func:`normalized` first, as :func:`simrl.experiment.run` does; ``"batch"`` whitens
-    the reward per batch inside the kernel.
-
-    ``on_checkpoint(step, policy)`` is called at step 0, every ``cfg.eval_every`` steps and
-    at the last step.
+    Args:
+        ref: The reference policy (the start, and what KL and the direct losses compare to).
+        target: Policy gradient: the reward optimized (normalize it first with
+            :func:`normalized` for ``reward_norm = "ref"``). Direct alignment, online
+            (``cfg.dpo_online``): the labeller, whose reward difference is the Bradley-Terry
+            logit of a fresh pair (the raw proxy, :meth:`Target.proxy`); offline: unused.
+        cfg: The policy section of the config.
+        rng: The optimizer's generator.
+        on_checkpoint: Called with the step and the current policy.
+        pairs: Direct alignment: the preference pairs to fit (offline) or whose prompts
+            to draw (online).
 
     Raises:
-        DivergenceError: a reward, an advantage or a logit became non-finite.
+        ValueError: a direct loss without ``pairs``, or best-of-n (not an optimizer of a
+            policy: :func:`simrl.best_of_n.bon_curve`).
+        DivergenceError: the optimization produced a non-finite number.
     """
-    P, _, V = ref.shape
-    theta = np.array(ref.logits, dtype=np.float64, copy=True)
-    u = np.zeros(V + 1)
-    U = np.zeros((P, V + 1))
-    logp_ref = ref.logp()
-    hist = np.zeros((cfg.steps, 3))
-    state = np.array([cfg.kl_coef, np.nan])  # [beta, REINFORCE baseline]
-
-    def current() -> TabularPolicy:
-        return TabularPolicy(theta + u + U[:, None, None, :])
-
-    on_checkpoint(0, current())
-    done = 0
-    while done < cfg.steps:
-        n = min(cfg.eval_every, cfg.steps - done)
-        ok = pg.policy_steps(
-            theta,
-            u,
-            U,
-            cfg.shared_logits,
-            logp_ref,
-            target.source,
-            target.rm,
-            target.gold,
-            target.mul,
-            target.add,
-            cfg.reward_norm == "batch",
-            ALGORITHMS[cfg.optimizer],
-            KL_ESTIMATORS[cfg.kl_estimator],
-            cfg.kl_target,
-            cfg.kl_horizon,
-            cfg.rloo_k,
-            cfg.batch_prompts or P,
-            cfg.lr,
-            cfg.ppo_epochs,
-            cfg.ppo_clip,
-            cfg.ppo_norm_adv,
-            cfg.baseline_decay,
-            n,
-            rng,
-            hist[done : done + n],
-            state,
-        )
-        if not ok or not (np.isfinite(theta).all() and np.isfinite(U).all()):
-            raise DivergenceError(
-                f"policy optimization diverged between steps {done} and {done + n} "
-                f"(non-finite reward, advantage or logits); lower policy.lr = {cfg.lr}"
-            )
-        done += n
-        on_checkpoint(done, current())
-    return current(), History(hist[:, 0], hist[:, 1], hist[:, 2])
+    family = cfg.family
+    if family == "policy_gradient":
+        return optimize_policy_gradient(ref, target, cfg, rng, on_checkpoint)
+    if family == "direct":
+        if pairs is None:
+            raise ValueError(f"policy.optimizer = {cfg.optimizer!r} needs preference pairs")
+        return optimize_direct(ref, pairs, cfg, rng, on_checkpoint, target.rewards)
+    raise ValueError(
+        f"policy.optimizer = {cfg.optimizer!r} selects among reference samples and updates "
+        "no policy: use simrl.best_of_n.bon_curve"
+    )

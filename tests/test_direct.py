@@ -194,7 +194,7 @@ def test_optimize_direct_checkpoints_and_determinism():
     P, T, V = 3, 3, 2
     ref = TabularPolicy(random_logits(rng, P, T, V, 1.0))
     pairs = random_pairs(rng, P, T, V, 40)
-    cfg = PolicyConfig(optimizer="dpo", dpo_epochs=3, dpo_batch_size=16, eval_every=4)
+    cfg = PolicyConfig(optimizer="dpo", dpo_epochs=3, dpo_batch_size=16, dpo_eval_every=4)
     runs, steps = [], []
     for _ in range(2):
         steps.clear()

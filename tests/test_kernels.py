@@ -22,6 +22,7 @@ from simrl.kernels.sampling import sample_responses, sequence_logprobs
 from simrl.kernels.softmax import log_softmax_table
 from simrl.optimize import Target
 from simrl.policy import TabularPolicy
+from simrl.policy_gradient import chi2_reference
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -455,6 +456,9 @@ def run_policy_steps(fn, s, algo, estimator, target, shared=True, kl_target=0.0,
         0.2,
         True,
         0.9,
+        True,  # grpo_std_norm
+        0.0,  # no occupancy chi^2
+        chi2_reference(ref, 0.0),
         steps,
         np.random.default_rng(9),
         hist,
@@ -463,7 +467,7 @@ def run_policy_steps(fn, s, algo, estimator, target, shared=True, kl_target=0.0,
     return ok, theta, u, U, hist, state
 
 
-@pytest.mark.parametrize("algo", [pg.ALGO_REINFORCE, ALGO_RLOO, pg.ALGO_PPO])
+@pytest.mark.parametrize("algo", [pg.ALGO_REINFORCE, ALGO_RLOO, pg.ALGO_PPO, pg.ALGO_GRPO])
 @pytest.mark.parametrize("estimator", [KL_K1, pg.KL_K2, pg.KL_K3])
 def test_policy_steps_match_py_func(algo, estimator):
     s = build(tiny_config())
@@ -510,6 +514,9 @@ def test_ppo_with_one_epoch_is_rloo():
         0.2,
         False,
         0.9,
+        True,
+        0.0,
+        chi2_reference(ppo, 0.0),
         5,
         np.random.default_rng(9),
         hist,

@@ -17,8 +17,10 @@ from simrl.kernels import pg
 from simrl.kernels.kl import exact_kl, occupancy
 from simrl.kernels.reward import reward_batch
 from simrl.kernels.softmax import log_softmax_table, softmax_row
+from simrl.occupancy import OccupancyChi2
 from simrl.optimize import Target, normalized, optimize
-from simrl.policy import enumerate_responses
+from simrl.policy import enumerate_responses, shared_logit_grads
+from simrl.policy_gradient import chi2_reference
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -225,18 +227,34 @@ def log_ratio(x, acts, logp, logp_ref):
 
 
 def reference_steps(
-    s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_target=0.5, affine=None, whiten=False
+    s,
+    algo,
+    estimator,
+    shared,
+    n_steps,
+    rng,
+    k=3,
+    lr=0.5,
+    kl_target=0.5,
+    affine=None,
+    whiten=False,
+    std_norm=True,
+    chi2=0.0,
 ):
     """``n_steps`` of the step written out in NumPy from the formulas (whole tables, no row
     reuse), reading the generator as the kernel does; returns the final theta, u, U and the
     history. Same settings as :func:`kernel_steps`; ``affine = (c, d)`` maps the proxy to
-    c r + d[x], ``whiten`` normalizes it over each batch."""
+    c r + d[x], ``whiten`` normalizes it over each batch, ``std_norm`` False is Dr. GRPO,
+    ``chi2`` the occupancy chi^2 coefficient (its gradient from :mod:`simrl.occupancy`,
+    checked against finite differences in test_occupancy.py)."""
     ref, rm = s.ref, s.rm
     P, T, V = ref.shape
     A = V + 1
     theta, u, U = ref.logits.copy(), np.zeros(A), np.zeros((P, A))
     logp_ref = ref.logp()
-    bp, epochs, clip, decay = P, 3 if algo == pg.ALGO_PPO else 1, 0.2, 0.9
+    clipped_ratio = algo in (pg.ALGO_PPO, pg.ALGO_GRPO)
+    bp, epochs, clip, decay = P, 3 if clipped_ratio else 1, 0.2, 0.9
+    reg = OccupancyChi2.of(ref)
     n = bp * k
     state = [0.05, math.nan]
     hist = np.zeros((n_steps, 3))
@@ -275,28 +293,40 @@ def reference_steps(
                 state[1] = R.mean()
             adv = R - state[1]
             state[1] = decay * state[1] + (1 - decay) * R.mean()
+        elif algo == pg.ALGO_GRPO:  # Shao et al. 2024; Dr. GRPO (Liu et al. 2025) without SD
+            G = R.reshape(bp, k)
+            adv = G - G.mean(axis=1, keepdims=True)
+            if std_norm:
+                adv = adv / (G.std(axis=1, ddof=1, keepdims=True) + 1e-4)
+            adv = adv.ravel()
         else:
             G = R.reshape(bp, k)
             adv = (G - (G.sum(axis=1, keepdims=True) - G) / (k - 1)).ravel()
         if algo == pg.ALGO_PPO:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        for _epoch in range(epochs):
-            cur = table(theta, u, U)
+        if chi2 > 0:  # -lr lambda grad chi^2 at the parameters the samples came from
+            _, g = reg.value_and_grad(theta + u + U[:, None, None, :])
+            theta -= lr * chi2 * g
+            if shared:
+                gu, gU = shared_logit_grads(g)
+                u -= lr * chi2 * gu
+                U -= lr * chi2 * gU
+        for epoch in range(epochs):
+            cur = old if epoch == 0 else table(theta, u, U)
             for i in range(n):
                 x, big_l = xs[i], log_ratio(xs[i], acts[i], cur, logp_ref)
+                # GRPO: the response's per-token objective averaged over its actions
+                w = 1.0 / len(acts[i]) if algo == pg.ALGO_GRPO and std_norm else 1.0
                 for t, prev, a in walk(acts[i]):
                     rho = math.exp(cur[x, t, prev, a] - old[x, t, prev, a])
                     c = adv[i] * rho
-                    if (
-                        algo == pg.ALGO_PPO
-                        and rho * adv[i] > np.clip(rho, 1 - clip, 1 + clip) * adv[i]
-                    ):
+                    if clipped_ratio and rho * adv[i] > np.clip(rho, 1 - clip, 1 + clip) * adv[i]:
                         c = 0.0  # the clipped branch of the min: no gradient
                     if estimator == pg.KL_K2:  # d/dtheta beta/2 L^2 = beta L grad log pi
                         c -= beta * big_l
                     if estimator == pg.KL_K3:  # d/dtheta beta k3 = beta (1 - pi_ref/pi) grad log pi
                         c -= beta * (1 - math.exp(logp_ref[x, t, prev, a] - cur[x, t, prev, a]))
-                    d = lr / n * c * (np.eye(A)[a] - np.exp(cur[x, t, prev]))
+                    d = lr / n * w * c * (np.eye(A)[a] - np.exp(cur[x, t, prev]))
                     theta[x, t, prev] += d
                     if shared:
                         u += d
@@ -307,11 +337,25 @@ def reference_steps(
 
 
 def kernel_steps(
-    s, algo, estimator, shared, n_steps, rng, k=3, lr=0.5, kl_target=0.5, affine=None, whiten=False
+    s,
+    algo,
+    estimator,
+    shared,
+    n_steps,
+    rng,
+    k=3,
+    lr=0.5,
+    kl_target=0.5,
+    affine=None,
+    whiten=False,
+    std_norm=True,
+    chi2=0.0,
+    theta=None,
 ):
     ref = s.ref
     P, _T, V = ref.shape
-    theta, u, U = ref.logits.copy(), np.zeros(V + 1), np.zeros((P, V + 1))
+    theta = ref.logits.copy() if theta is None else theta.copy()
+    u, U = np.zeros(V + 1), np.zeros((P, V + 1))
     hist, state = np.zeros((n_steps, 3)), np.array([0.05, np.nan])
     target = Target.proxy(s.rm)
     if affine is not None:
@@ -319,28 +363,59 @@ def kernel_steps(
     ok = pg.policy_steps(
         theta, u, U, shared, ref.logp(), target.source, target.rm, target.gold, target.mul,
         target.add, whiten, algo, estimator, kl_target, 100.0, k, P, lr, 3, 0.2, True, 0.9,
-        n_steps, rng, hist, state,
+        std_norm, chi2, chi2_reference(ref, chi2), n_steps, rng, hist, state,
     )  # fmt: skip
     assert ok
     return theta, u, U, hist
 
 
+ALGOS = {
+    "reinforce": (pg.ALGO_REINFORCE, True),
+    "rloo": (pg.ALGO_RLOO, True),
+    "ppo": (pg.ALGO_PPO, True),
+    "grpo": (pg.ALGO_GRPO, True),
+    "dr_grpo": (pg.ALGO_GRPO, False),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_world():
+    return build(tiny_config())
+
+
 @pytest.mark.parametrize("norm", ["raw", "affine", "affine+batch"])
 @pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("estimator", [pg.KL_K1, pg.KL_K2, pg.KL_K3])
-@pytest.mark.parametrize("algo", [pg.ALGO_REINFORCE, pg.ALGO_RLOO, pg.ALGO_PPO])
-def test_policy_steps_match_a_plain_reimplementation(algo, estimator, shared, norm):
+@pytest.mark.parametrize("name", list(ALGOS))
+def test_policy_steps_match_a_plain_reimplementation(name, estimator, shared, norm):
     """The kernel (one row per distinct state, sample_coefs, add_score, its advantage and
-    clipping logic, the adaptive beta, the reward's affine map and batch whitening) against
-    the formulas written out, 6 steps."""
-    s = build(tiny_config())
+    clipping logic, GRPO's group normalization and per-response token mean, the adaptive
+    beta, the reward's affine map and batch whitening) against the formulas written out,
+    6 steps."""
+    s = tiny_world()
+    algo, std_norm = ALGOS[name]
     opts = {
         "affine": None if norm == "raw" else (1.7, np.array([0.3, -2.0, 5.0])),
         "whiten": norm == "affine+batch",
+        "std_norm": std_norm,
     }
     got = kernel_steps(s, algo, estimator, shared, 6, np.random.default_rng(5), **opts)
     want = reference_steps(s, algo, estimator, shared, 6, np.random.default_rng(5), **opts)
     assert not np.allclose(got[0], s.ref.logits)  # the policy moved
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("name", ["reinforce", "rloo", "ppo", "grpo", "dr_grpo"])
+def test_policy_steps_with_occupancy_chi2_match_a_plain_reimplementation(name, shared):
+    """With policy.occupancy_chi2 = lambda every step also takes -lr lambda grad chi^2 at the
+    parameters its samples were drawn from, before the first pass (whose rows are those)."""
+    s = tiny_world()
+    algo, std_norm = ALGOS[name]
+    opts = {"std_norm": std_norm, "chi2": 2.0, "estimator": pg.KL_K3}
+    got = kernel_steps(s, algo, shared=shared, n_steps=6, rng=np.random.default_rng(6), **opts)
+    want = reference_steps(s, algo, shared=shared, n_steps=6, rng=np.random.default_rng(6), **opts)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 

@@ -9,13 +9,25 @@ response from the sequence reward ``R_i``, then one of
 * PPO-clip: the RLOO advantage, then ``ppo_epochs`` passes over the batch maximizing
   min(rho A, clip(rho, 1 - eps, 1 + eps) A) with rho = pi / pi_old per token (Schulman et
   al. 2017); a critic-free variant, since the reward is given per sequence; advantages are
-  optionally normalized to mean 0 and standard deviation 1 per batch.
+  optionally normalized to mean 0 and standard deviation 1 per batch;
+* GRPO (Shao et al. 2024, eq. 3 with outcome supervision): the group-normalized advantage
+  A_i = (R_i - mean R) / (std R + 1e-4) over the k responses of a prompt (std the sample
+  standard deviation, ddof 1, and 1e-4 as TRL's GRPOTrainer), PPO's clipped ratio over
+  ``ppo_epochs`` passes, and each response's per-token objective averaged over its actions
+  (EOS included when emitted): the sample's coefficients are divided by its action count.
+  Dr. GRPO (Liu et al. 2025, "Understanding R1-Zero-like training"; ``grpo_std_norm``
+  False): A_i = R_i - mean R and no division by the length.
 
 The KL penalty (coefficient beta) is implemented as Liu et al. (2025, "Rethinking KL
 regularization in RLHF") set out: k1 in the reward, R_i = r(x, y_i) - beta sum_t (log pi -
 log pi_ref)(y_t | s_t), trained by the score function; k2 as the sequence loss beta/2 L(y)^2
 and k3 as the per-token loss beta sum_t k3_t (GRPO), both differentiated through pi
 (:func:`sample_coefs`); then R_i = r(x, y_i).
+
+With ``chi2_coef`` = lambda > 0 every step also descends lambda chi^2(mu_pi || mu_ref), the
+exact chi^2 between state-action occupancies (Laidlaw et al. 2025), by
+:func:`simrl.kernels.occupancy.chi2_step` at the parameters the step's samples were drawn
+from, so that a single-pass step is the gradient step on J - lambda chi^2 at one point.
 
 The score function of a softmax row is d log pi(a|s) / d theta[s, :] = onehot(a) - pi(.|s).
 The logits of state (x, t, prev) are ``theta[x, t, prev] + u + U[x]``; with ``shared`` the
@@ -31,12 +43,15 @@ import numpy as np
 from numba import njit
 
 from simrl.kernels.features import max_nnz
+from simrl.kernels.occupancy import chi2_step
 from simrl.kernels.reward import reward_one
 from simrl.kernels.sampling import draw_from_probs
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
 ALGO_PPO = 2
+ALGO_GRPO = 3
+GRPO_EPS = 1e-4  # added to the group's SD (TRL's GRPOTrainer)
 KL_K1 = 0
 KL_K2 = 1
 KL_K3 = 2
@@ -122,8 +137,8 @@ def sample_coefs(
     which keeps the rounding of the surrogate's term (lr/n A) rho. Per token:
 
     * the surrogate, d(rho_t A)/d theta = A rho_t grad log pi (rho_t = pi / pi_old, 1 on
-      the first pass); PPO drops it where min(rho A, clip(rho, 1 +- eps) A) is the clipped
-      branch (Schulman et al. 2017);
+      the first pass); with ``ppo`` (PPO and GRPO) it is dropped where
+      min(rho A, clip(rho, 1 +- eps) A) is the clipped branch (Schulman et al. 2017);
     * k1: nothing more: its penalty -beta sum_t (log pi - log pi_ref) is in the reward, hence
       in A (score function; its expectation is -beta grad KL(pi || pi_ref));
     * k2: the loss beta/2 L(y)^2 of the sequence log-ratio L(y) = sum_t (log pi - log pi_ref)
@@ -151,6 +166,31 @@ def sample_coefs(
 
 
 @njit(cache=True)
+def group_advantages(rewards: np.ndarray, k: int, std_norm: bool, adv: np.ndarray) -> None:
+    """GRPO's advantages of consecutive groups of ``k`` rewards (one group per prompt).
+
+    With ``std_norm``: A_i = (R_i - mean R) / (std R + GRPO_EPS), std the sample standard
+    deviation (ddof 1, as ``torch.std``) of the group (Shao et al. 2024; epsilon as TRL's
+    GRPOTrainer); a group of equal rewards gets A = 0. Without (Dr. GRPO, Liu et al. 2025):
+    A_i = R_i - mean R, which is (k - 1)/k times RLOO's leave-one-out advantage.
+    """
+    for b in range(rewards.shape[0] // k):
+        mu = 0.0
+        for q in range(k):
+            mu += rewards[b * k + q]
+        mu /= k
+        sd = 1.0
+        if std_norm:
+            ss = 0.0
+            for q in range(k):
+                d = rewards[b * k + q] - mu
+                ss += d * d
+            sd = math.sqrt(ss / (k - 1)) + GRPO_EPS
+        for q in range(k):
+            adv[b * k + q] = (rewards[b * k + q] - mu) / sd
+
+
+@njit(cache=True)
 def policy_steps(
     theta: np.ndarray,
     u: np.ndarray,
@@ -174,6 +214,9 @@ def policy_steps(
     ppo_clip: float,
     ppo_norm_adv: bool,
     baseline_decay: float,
+    grpo_std_norm: bool,
+    chi2_coef: float,
+    d_ref: np.ndarray,
     n_steps: int,
     rng: np.random.Generator,
     history: np.ndarray,
@@ -187,6 +230,10 @@ def policy_steps(
             r (reward normalization on reference samples; 1 and 0 for the raw reward).
         whiten: normalize those rewards to mean 0 and SD 1 over each batch (all its prompts
             and responses) before the k1 penalty is subtracted.
+        grpo_std_norm: GRPO (True) or Dr. GRPO (False); read only with ``algo = ALGO_GRPO``.
+        chi2_coef, d_ref: lambda of the occupancy chi^2 (0: off) and the reference's
+            expected state-action visits
+            (:func:`simrl.kernels.occupancy.state_action_occupancy`; unread when off).
         state: ``[beta, baseline]`` carried between calls: the KL coefficient (adapted if
             ``kl_target > 0``, Ziegler et al. 2019) and the REINFORCE baseline (NaN before
             the first step).
@@ -232,7 +279,9 @@ def policy_steps(
     rs = np.zeros(rm[0].shape[0])
     perm = np.arange(P)
     scale = lr / n
-    epochs = ppo_epochs if algo == ALGO_PPO else 1
+    clip = algo == ALGO_PPO or algo == ALGO_GRPO  # the clipped ratio, over several epochs
+    epochs = ppo_epochs if clip else 1
+    per_token_mean = algo == ALGO_GRPO and grpo_std_norm  # GRPO's 1/|o_i|
     for step in range(n_steps):
         beta = state[0]
         for i in range(batch_prompts):  # partial Fisher-Yates: distinct prompts
@@ -289,6 +338,8 @@ def policy_steps(
             for i in range(n):
                 adv[i] = rewards[i] - state[1]
             state[1] = baseline_decay * state[1] + (1.0 - baseline_decay) * batch_mean
+        elif algo == ALGO_GRPO:
+            group_advantages(rewards, k, grpo_std_norm, adv)
         else:
             for b in range(batch_prompts):
                 tot = 0.0
@@ -304,6 +355,8 @@ def policy_steps(
         for i in range(n):
             if not math.isfinite(adv[i]):
                 return False
+        if chi2_coef > 0.0:  # at the sampling parameters: the first pass reads only *_old rows
+            chi2_step(theta, u, U, shared, d_ref, chi2_coef, lr)
         for epoch in range(epochs):
             lp, pr = lp_old, pr_old  # epoch 0: pi_old itself
             if epoch > 0:  # pi at the start of this epoch, for every visited state
@@ -315,14 +368,15 @@ def policy_steps(
                 for t in range(m):
                     tok_lp[t] = lp[vslot[i, t], acts[i, t]]
                     tok_old[t] = lp_old[vslot[i, t], acts[i, t]]
+                w = scale / m if per_token_mean else scale
                 sample_coefs(
-                    scale * adv[i],
-                    scale * beta,
+                    w * adv[i],
+                    w * beta,
                     tok_lp,
                     tok_old,
                     tok_ref[i],
                     m,
-                    algo == ALGO_PPO,
+                    clip,
                     ppo_clip,
                     kl_estimator,
                     coef,

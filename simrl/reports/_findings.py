@@ -47,6 +47,8 @@ class Finding:
 
 GAO = "Gao, Schulman & Hilton 2023"
 HONG = "Hong et al. 2025 (BSR)"
+RAFAILOV = "Rafailov et al. 2024 (DAA over-optimization)"
+HUANG = "Huang et al. 2024 (χPO)"
 FINDINGS: tuple[Finding, ...] = (
     Finding(
         GAO,
@@ -212,6 +214,87 @@ FINDINGS: tuple[Finding, ...] = (
         "accuracy",
         "RLOO",
         ("spearman:tau-minus-pair:ndr",),
+        1,
+    ),
+    Finding(
+        RAFAILOV,
+        "DPO over-optimizes: the gold falls from its peak as training goes on",
+        "direct alignment degrades at larger KL budgets (TL;DR, several β and model sizes)",
+        "direct_alignment",
+        "DPO β=0.1",
+        ("peak_gold-final_gold",),
+        1,
+    ),
+    Finding(
+        RAFAILOV,
+        "... and the gold peaks before the first epoch is over",
+        "'often before even a single epoch of the dataset is completed'",
+        "direct_alignment",
+        "DPO β=0.1",
+        ("peak_epoch-1",),
+        -1,
+    ),
+    Finding(
+        RAFAILOV,
+        "IPO over-optimizes too",
+        "as DPO",
+        "direct_alignment",
+        "IPO τ=0.1",
+        ("peak_gold-final_gold",),
+        1,
+    ),
+    Finding(
+        RAFAILOV,
+        "SLiC over-optimizes too",
+        "as DPO",
+        "direct_alignment",
+        "SLiC β=0.1",
+        ("peak_gold-final_gold",),
+        1,
+    ),
+    Finding(
+        RAFAILOV,
+        "A smaller β goes further from π_ref and over-optimizes more",
+        "degradation grows with the KL budget",
+        "direct_alignment",
+        "DPO β=0.03",
+        ("final_sqrt_kl", "overoptimization"),
+        1,
+    ),
+    Finding(
+        HUANG,
+        "χPO over-optimizes less than DPO at the same β",
+        "provably robust to over-optimization; more stable than DPO (TL;DR)",
+        "direct_alignment",
+        "χPO β=0.1",
+        ("overoptimization",),
+        -1,
+    ),
+    Finding(
+        HUANG,
+        "χPO ends with more gold than DPO at the same β",
+        "higher win rates than DPO (TL;DR)",
+        "direct_alignment",
+        "χPO β=0.1",
+        ("final_gold",),
+        1,
+    ),
+    Finding(
+        "Laidlaw et al. 2025 (correlated proxies)",
+        "Occupancy-measure χ² regularization keeps more gold at a given KL",
+        "prevents reward hacking better than action-distribution KL",
+        "direct_alignment",
+        "RLOO + χ² 0.3",
+        ("final_gold", *MATCHED),
+        1,
+    ),
+    Finding(
+        "Liu et al. 2025 (Dr. GRPO)",
+        "GRPO's per-response length normalization lengthens responses",
+        "response length grows under GRPO; Dr. GRPO removes the bias",
+        "direct_alignment",
+        "GRPO",
+        ("final_length",),
         1,
     ),
 )

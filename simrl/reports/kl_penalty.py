@@ -39,13 +39,13 @@ TABLE_METRICS = (
 def arm(run: Run) -> str:
     """``kl_coef=0.3`` (k1), ``kl_coef=0.3, k3`` (another estimator)."""
     p = run["config"]["policy"]
-    est = p["kl_estimator"]
+    est = "k1" if p["kl_estimator"] == "auto" else p["kl_estimator"]  # auto is k1 for rloo
     return f"kl_coef={p['kl_coef']:g}" + ("" if est == "k1" else f", {est}")
 
 
 def _coef(rs: list[Run]) -> tuple[float, str]:
     p = rs[0]["config"]["policy"]
-    return p["kl_coef"], p["kl_estimator"]
+    return p["kl_coef"], "k1" if p["kl_estimator"] == "auto" else p["kl_estimator"]
 
 
 def report(runs: list[Run], out: Path) -> str:
