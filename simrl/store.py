@@ -50,6 +50,8 @@ CURVE_FIELDS = (
     "length",
     "entropy",
     "entropy_per_token",
+    "implicit_acc",
+    "occupancy_chi2",
 )
 #: Scalar summary keys copied into typed columns of ``runs`` (all summary keys stay in JSON).
 SUMMARY_COLUMNS = {
@@ -91,7 +93,7 @@ CREATE TABLE curve (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
     kl REAL, sqrt_kl REAL, proxy REAL, proxy_se REAL, gold REAL, gold_se REAL, length REAL,
-    entropy REAL, entropy_per_token REAL,
+    entropy REAL, entropy_per_token REAL, implicit_acc REAL, occupancy_chi2 REAL,
     n_samples INTEGER,
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
