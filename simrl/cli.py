@@ -123,15 +123,20 @@ def _sweep_parsers(sub: argparse._SubParsersAction) -> None:
 
 def format_table(result) -> str:
     """The curve and summary as aligned text."""
-    head = f"{'step':>6} {'kl':>8} {'sqrt_kl':>8} {'proxy':>8} {'gold':>8} {'±se':>6} {'length':>7}"
+    head = (
+        f"{'step':>6} {'kl':>8} {'sqrt_kl':>8} {'proxy':>8} {'±se':>6} {'gold':>8} {'±se':>6} "
+        f"{'length':>7}"
+    )
     lines = [head, "-" * len(head)]
     for p in result.curve:
         lines.append(
             f"{p['step']:>6d} {p['kl']:>8.3f} {p['sqrt_kl']:>8.3f} "
-            f"{p['proxy']:>8.3f} {p['gold']:>8.3f} {p['gold_se']:>6.3f} "
+            f"{p['proxy']:>8.3f} {p['proxy_se']:>6.3f} {p['gold']:>8.3f} {p['gold_se']:>6.3f} "
             f"{p['length']:>7.2f}"
         )
     s = result.summary
+    if all(p["gold_se"] == 0.0 for p in result.curve):
+        lines += ["(gold and length are exact expectations; the proxy is a Monte Carlo mean)"]
     held = "n/a" if s["rm_heldout_acc"] is None else f"{s['rm_heldout_acc']:.3f}"
     lines += [
         "",
