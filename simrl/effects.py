@@ -276,8 +276,9 @@ def verdict(effect: Effect, direction: int, margin: float = 0.0) -> str:
     - +1 or -1: "reproduced" where the interval excludes 0 on that side, "reversed" where it
       excludes 0 on the other side, else "not reproduced" (the data cannot tell);
     - 0 (the paper predicts no effect): "reproduced" where the interval lies inside
-      ``(-margin, margin)``, "reversed" where it excludes 0 (simrl finds an effect the paper
-      says is absent), else "not reproduced".
+      ``(-margin, margin)``, else "not reproduced" (an effect the paper says is absent, or
+      an interval too wide to tell; the effect and its interval beside the verdict say
+      which). A claim of no effect has no direction to reverse.
 
     "n/a" with fewer than ``MIN_WORLDS`` worlds (a percentile interval over 2 or 3 worlds
     covers far below its nominal rate) or an undefined interval.
@@ -286,9 +287,7 @@ def verdict(effect: Effect, direction: int, margin: float = 0.0) -> str:
     if effect.n_worlds < MIN_WORLDS or not (math.isfinite(lo) and math.isfinite(hi)):
         return "n/a"
     if direction == 0:
-        if -margin < lo and hi < margin:
-            return "reproduced"
-        return "reversed" if lo > 0 or hi < 0 else "not reproduced"
+        return "reproduced" if -margin < lo and hi < margin else "not reproduced"
     if lo > 0:
         return "reproduced" if direction > 0 else "reversed"
     if hi < 0:

@@ -73,7 +73,8 @@ def test_table_from_effects(docs):
     assert gold[5] == "partly"  # reproduced at the end, not at matched sqrt(KL)
     assert "gold_at_sqrt_kl=3: n/a" in gold[4]
     assert row(text, "hidden-state norms are excessively")[5] == "n/a"  # not in effects.json
-    assert row(text, "acts like early stopping")[5] == "reversed"  # an effect where none is claimed
+    # an effect where the paper claims none: not reproduced (no direction to reverse)
+    assert row(text, "acts like early stopping")[5] == "not reproduced"
     assert row(text, "keeps the reward scores from drifting")[5] == "n/a"  # 3 worlds
     verbosity = row(text, "writes longer responses")
     assert (

@@ -143,7 +143,8 @@ def test_bootstrap_is_deterministic_and_resamples_within_worlds():
         (-0.1, 0.3, 1, 0.0, "not reproduced"),
         (-0.1, 0.3, 0, 0.5, "reproduced"),
         (-0.1, 0.3, 0, 0.2, "not reproduced"),
-        (0.3, 0.6, 0, 0.2, "reversed"),
+        (0.3, 0.6, 0, 0.2, "not reproduced"),  # an effect where none was claimed
+        (-0.6, -0.3, 0, 0.2, "not reproduced"),  # a claim of no effect has no direction
         (0.01, 0.03, 0, 0.1, "reproduced"),
     ],
 )

@@ -364,9 +364,10 @@ world, for correlations and trends), summarized as the mean of per-world effects
 worlds [bootstrap 95% CI, worlds then seeds], and the number of worlds agreeing in sign.
 Verdict per metric: **reproduced** where the CI excludes 0 in the paper's direction,
 **reversed** where it excludes 0 in the other, else **not reproduced**; for a claim of no
-effect, reproduced where the CI lies within the stated margin and reversed where it excludes
-0. Overall: reproduced at every metric → reproduced; at some but not all → **partly**;
-nowhere but reversed somewhere → reversed; else not reproduced. No verdict ("n/a") from
+effect, reproduced where the CI lies within the stated margin, else not reproduced (the
+effect column says whether simrl found an effect the paper says is absent). Overall:
+reproduced at every metric → reproduced; at some but not all → **partly**; nowhere but
+reversed somewhere → reversed; else not reproduced. No verdict ("n/a") from
 fewer than 4 worlds.
 """
 

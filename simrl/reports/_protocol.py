@@ -210,7 +210,8 @@ PROTOCOL_NOTE = (
     "interpolated along each run's curve at sqrt(KL) = 1, 2, 3, 4. Verdicts need at least 4 "
     "worlds: 'reproduced' where the CI excludes 0 on the side the paper predicts, 'reversed' "
     "on the other side, else 'not reproduced'; for a predicted absence of effect (≈ 0 ± m), "
-    "'reproduced' where the CI lies inside ±m, 'reversed' where it excludes 0."
+    "'reproduced' where the CI lies inside ±m, else 'not reproduced' (the Δ and CI say "
+    "whether an effect was found or the CI is too wide)."
 )
 
 
