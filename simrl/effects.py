@@ -273,8 +273,11 @@ def verdict(effect: Effect, direction: int, margin: float = 0.0) -> str:
 
     ``direction`` is the sign the paper predicts for ``arm - baseline``:
 
-    - +1 or -1: "reproduced" where the interval excludes 0 on that side, "reversed" where it
-      excludes 0 on the other side, else "not reproduced" (the data cannot tell);
+    - +1 or -1: "reproduced" where the interval excludes ``direction * margin`` on that
+      side (with ``margin = 0``: excludes 0), "reversed" where it excludes 0 on the other
+      side, else "not reproduced" (the data cannot tell). A margin is for statistics that
+      cannot be negative, such as a run's peak minus its final gold: their interval
+      excludes 0 whenever any run dips at all, so a claimed drop must exceed the margin;
     - 0 (the paper predicts no effect): "reproduced" where the interval lies inside
       ``(-margin, margin)``, else "not reproduced" (an effect the paper says is absent, or
       an interval too wide to tell; the effect and its interval beside the verdict say
@@ -288,10 +291,10 @@ def verdict(effect: Effect, direction: int, margin: float = 0.0) -> str:
         return "n/a"
     if direction == 0:
         return "reproduced" if -margin < lo and hi < margin else "not reproduced"
-    if lo > 0:
-        return "reproduced" if direction > 0 else "reversed"
-    if hi < 0:
-        return "reproduced" if direction < 0 else "reversed"
+    if (direction > 0 and lo > margin) or (direction < 0 and hi < -margin):
+        return "reproduced"
+    if (direction > 0 and hi < 0) or (direction < 0 and lo > 0):
+        return "reversed"
     return "not reproduced"
 
 

@@ -282,7 +282,17 @@ def table_rows(markdown: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["scaling", "regularization", "bsr", "kl_penalty", "verbosity", "capacity"]
+    "name",
+    [
+        "scaling",
+        "regularization",
+        "bsr",
+        "kl_penalty",
+        "verbosity",
+        "capacity",
+        "mechanism",
+        "direct_alignment",
+    ],
 )
 def test_pages_quote_their_reports(name):
     """Each page shows the numbers its command wrote (rerunning the command and committing

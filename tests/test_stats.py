@@ -146,6 +146,10 @@ def test_bootstrap_is_deterministic_and_resamples_within_worlds():
         (0.3, 0.6, 0, 0.2, "not reproduced"),  # an effect where none was claimed
         (-0.6, -0.3, 0, 0.2, "not reproduced"),  # a claim of no effect has no direction
         (0.01, 0.03, 0, 0.1, "reproduced"),
+        (0.05, 0.3, 1, 0.1, "not reproduced"),  # a one-sided drop must clear its margin
+        (0.15, 0.3, 1, 0.1, "reproduced"),
+        (-0.3, -0.15, -1, 0.1, "reproduced"),
+        (-0.3, -0.05, 1, 0.1, "reversed"),
     ],
 )
 def test_verdict(low, high, direction, margin, expected):

@@ -32,7 +32,9 @@ class Finding:
         arm: The arm of the page's effects (``effects.json`` ``arm``).
         metrics: Metric keys of that arm; the first is shown, all get a verdict.
         direction: Predicted sign of arm - baseline (0: no effect, within ``margin``).
-        margin: For ``direction = 0``.
+        margin: For ``direction = 0``, the half-width of "no effect"; for a one-sided
+            statistic (a run's peak minus final gold, never negative), the size a claimed
+            effect must exceed. Gold margins are 0.1 reference SD throughout.
     """
 
     paper: str
@@ -197,6 +199,7 @@ FINDINGS: tuple[Finding, ...] = (
         "verbosity preset",
         ("overoptimization",),
         1,
+        0.1,
     ),
     Finding(
         "Wen et al. 2025",
@@ -224,6 +227,7 @@ FINDINGS: tuple[Finding, ...] = (
         "DPO β=0.1",
         ("peak_gold-final_gold",),
         1,
+        0.1,
     ),
     Finding(
         RAFAILOV,
@@ -242,6 +246,7 @@ FINDINGS: tuple[Finding, ...] = (
         "IPO τ=0.1",
         ("peak_gold-final_gold",),
         1,
+        0.1,
     ),
     Finding(
         RAFAILOV,
@@ -251,6 +256,7 @@ FINDINGS: tuple[Finding, ...] = (
         "SLiC β=0.1",
         ("peak_gold-final_gold",),
         1,
+        0.1,
     ),
     Finding(
         RAFAILOV,
@@ -362,7 +368,9 @@ page's `simrl experiment` command); do not edit by hand.
 Effects are paired by (world, seed) against the page's baseline (or measured within each
 world, for correlations and trends), summarized as the mean of per-world effects ± SE over
 worlds [bootstrap 95% CI, worlds then seeds], and the number of worlds agreeing in sign.
-Verdict per metric: **reproduced** where the CI excludes 0 in the paper's direction,
+Verdict per metric: **reproduced** where the CI excludes 0 in the paper's direction (a
+drop that cannot be negative, such as a run's peak minus final gold, must exceed 0.1
+reference SD),
 **reversed** where it excludes 0 in the other, else **not reproduced**; for a claim of no
 effect, reproduced where the CI lies within the stated margin, else not reproduced (the
 effect column says whether simrl found an effect the paper says is absent). Overall:

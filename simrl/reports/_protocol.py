@@ -208,9 +208,10 @@ PROTOCOL_NOTE = (
     "for an effect measured within each run), with those dropped for a missing value (a run "
     "that never reached the budget) in parentheses. √KL budgets: gold "
     "interpolated along each run's curve at sqrt(KL) = 1, 2, 3, 4. Verdicts need at least 4 "
-    "worlds: 'reproduced' where the CI excludes 0 on the side the paper predicts, 'reversed' "
-    "on the other side, else 'not reproduced'; for a predicted absence of effect (≈ 0 ± m), "
-    "'reproduced' where the CI lies inside ±m, else 'not reproduced' (the Δ and CI say "
+    "worlds: 'reproduced' where the CI excludes 0 on the side the paper predicts (for a "
+    "drop that cannot be negative, such as peak − final gold: excludes the 0.1 margin), "
+    "'reversed' on the other side, else 'not reproduced'; for a predicted absence of effect "
+    "(≈ 0 ± m), 'reproduced' where the CI lies inside ±m, else 'not reproduced' (the Δ and CI say "
     "whether an effect was found or the CI is too wide)."
 )
 

@@ -84,7 +84,8 @@ TABLE = (
 #: Source 003: RL against a proxy that learned "longer and more polite is better" writes
 #: longer, more polite responses, which the proxy scores higher and the gold, past its peak,
 #: lower.
-PREDICTED = {m.key: (1, 0.0) for m in CHANGES[:4]}
+# peak - final gold is never negative: a claimed fall must exceed the 0.1 SD gold margin
+PREDICTED = {m.key: (1, 0.1 if m.key == "overoptimization" else 0.0) for m in CHANGES[:4]}
 
 
 def report(runs: list[Run], out: Path) -> str:
