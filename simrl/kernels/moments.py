@@ -50,12 +50,16 @@ def increment_coefficients(values: np.ndarray, saturation: np.ndarray, x: int):
 
 @njit(cache=True)
 def gold_expectation(logp: np.ndarray, gold: tuple) -> np.ndarray:
-    """E_pi[r*(x, y)] for every prompt, exactly.
+    """``E_pi[r*(x, y)]`` for every prompt, exactly:
 
-    E[r*](x) = sum_t sum_s sum_(a >= 1) pi(a | s) (mu_t(s) beta(t, s, a)
-               - gamma_a E[c_a 1{s_t = s}]),
-    carrying E[c_v 1{s_t = s}] forward: E[c_v 1{s_(t+1) = a}] = sum_s pi(a | s)
-    (E[c_v 1{s_t = s}] + [a = v] mu_t(s)). Cost O(T (V + 1)^3) per prompt.
+        E[r*](x) = sum_t sum_s sum_(a >= 1) pi(a | s) (mu_t(s) beta(t, s, a)
+                   - gamma_a E[c_a 1{s_t = s}]),
+
+    carrying ``E[c_v 1{s_t = s}]`` forward:
+
+        E[c_v 1{s_(t+1) = a}] = sum_s pi(a | s) (E[c_v 1{s_t = s}] + [a = v] mu_t(s)).
+
+    Cost ``O(T (V + 1)^3)`` per prompt.
 
     Args:
         logp: log pi, shape (P, T, V + 1, V + 1).
