@@ -1,10 +1,13 @@
-"""Griffe extension: docstring roles (``:func:`name```) become checked links in the API pages.
+"""Griffe extension: simrl's docstrings as the API pages show them, with checked cross-references.
 
 simrl's docstrings cross-reference objects with Sphinx-style roles (``:func:``, ``:class:``,
 ``:mod:``, ``:meth:``, ``:attr:``, ``:data:``, ``:exc:``). When the package is loaded, every
 role in every docstring of ``simrl`` is resolved the way Python would resolve the name (the
 object itself, then its class and module, with the module's imports, then ``simrl.`` paths)
 and rewritten as an autorefs link to the object's canonical path, so the site links it.
+
+Config fields are declared as ``name: type = _f(default, help, ...)``: their signatures show
+the default alone (the help and the allowed values are in the configuration reference).
 
 Module and class constants are documented, as in Sphinx, by ``#:`` comment lines just
 above them; they become the constant's docstring (so a role can link to it).
@@ -24,13 +27,13 @@ from typing import Any
 import griffe
 
 # A child of the "mkdocs" logger: mkdocs counts its warnings, and --strict fails on them.
-log = logging.getLogger("mkdocs.plugins.simrl.crossrefs")
+log = logging.getLogger("mkdocs.plugins.simrl.docstrings")
 
 ROLE = re.compile(r":(?:py:)?(?:func|meth|class|mod|attr|data|exc|obj|const):`(~?)([^`<>]+)`")
 
 
-class DocstringCrossrefs(griffe.Extension):
-    """Resolve and rewrite the roles of every docstring of the package once it is loaded."""
+class SimrlDocstrings(griffe.Extension):
+    """Once the package is loaded: field defaults, ``#:`` docstrings, then every role resolved."""
 
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         if pkg.name != "simrl":
@@ -39,6 +42,11 @@ class DocstringCrossrefs(griffe.Extension):
         for obj in _walk(pkg):
             if obj.is_attribute and obj.docstring is None:
                 _comment_docstring(obj, loader)
+            if obj.is_attribute:
+                obj.value = _field_default(obj.value)
+            if obj.is_function:
+                for param in obj.parameters:
+                    param.default = _field_default(param.default)
         for obj in _walk(pkg):
             if obj.docstring is not None:
                 text = obj.docstring.value
@@ -84,6 +92,13 @@ class DocstringCrossrefs(griffe.Extension):
         if any(part.startswith("_") for part in target.path.split(".")):
             return shown  # private: checked, no API page to link to
         return f"[{shown}][{target.path}]"
+
+
+def _field_default(value: Any) -> Any:
+    """The default of a config field declared with ``_f(default, help, ...)``, else ``value``."""
+    if isinstance(value, griffe.ExprCall) and str(value.function) == "_f" and value.arguments:
+        return value.arguments[0]
+    return value
 
 
 def _comment_docstring(attr: griffe.Object, loader: griffe.GriffeLoader) -> None:
