@@ -9,9 +9,9 @@ content token ``a`` at position ``t`` (``t`` tokens already written) after ``pre
                           + w_a (1 - (2 c_a + 1) / (2 kappa_a))     if w_a > 0
                           + w_a                                     if w_a <= 0,
 
-because L - L^2 / (2 L*) = sum_(t < L) (1 - (2 t + 1) / (2 L*)) and likewise
-c - c^2 / (2 kappa) = sum_(k < c) (1 - (2 k + 1) / (2 kappa)). So delta = beta - gamma_a c_a
-is *linear* in the count of the emitted token, with
+because ``L - L^2 / (2 L*) = sum_(t < L) (1 - (2 t + 1) / (2 L*))`` and likewise
+``c - c^2 / (2 kappa) = sum_(k < c) (1 - (2 k + 1) / (2 kappa))``. So
+``delta = beta - gamma_a c_a`` is *linear* in the count of the emitted token, with
 
     beta(t, s, a) = B[s, a] - rho [a = s] + alpha (1 - (2 t + 1) / (2 L*)) + lin_a,
     lin_a = w_a (1 - 1 / (2 kappa_a)), gamma_a = w_a / kappa_a   (w_a > 0),
@@ -108,7 +108,7 @@ def gold_expectation(logp: np.ndarray, gold: tuple) -> np.ndarray:
 
 @njit(cache=True)
 def gold_moments(logp: np.ndarray, gold: tuple) -> np.ndarray:
-    """E_pi[r*] and E_pi[r*^2] for every prompt, exactly, shape (P, 2).
+    """``E_pi[r*]`` and ``E_pi[r*^2]`` for every prompt, exactly, shape (P, 2).
 
     Carries, per state s at position t, mu = P(s_t = s) and the expectations times 1{s_t = s}
     of c_v, c_u c_v, R, R c_v and R^2, where R is the gold accumulated so far. Emitting a
