@@ -129,7 +129,7 @@ def fit_gao(d: np.ndarray, gold: np.ndarray, form: str) -> dict:
 
 def ndr(gold_proxy_run: float, gold_gold_run: float) -> float:
     """Normalized drop ratio (Wen et al. 2025) in reference-normalized gold units:
-    (E_{pi_proxy} r* - E_{pi_ref} r*) / (E_{pi_gold} r* - E_{pi_ref} r*), where the reference
+    ``(E_{pi_proxy} r* - E_{pi_ref} r*) / (E_{pi_gold} r* - E_{pi_ref} r*)``, where the reference
     scores 0. NaN if optimizing the gold itself did not improve on the reference."""
     return gold_proxy_run / gold_gold_run if gold_gold_run > 0 else float("nan")
 

@@ -1,9 +1,10 @@
 """Run configuration: one frozen dataclass per section, TOML loading, ``--set`` overrides.
 
 Every field carries its documentation and its allowed values in ``dataclasses.field``
-metadata (``help``, and ``range`` or ``choices``). That one source drives validation
-(:func:`validate`), the error messages, and the configuration reference in
-``docs/configuration.md`` (:func:`reference_markdown`; a test keeps the page in step).
+metadata (``help``, and ``range`` or ``choices``). That one source drives validation (every
+section checks its fields when it is built, directly or by :func:`from_dict`), the error
+messages, and the configuration reference in ``docs/configuration.md``
+(:func:`reference_markdown`; a test keeps the page in step).
 
 Validation happens before any work starts: a bad value raises :class:`ConfigError` whose
 message is a single line naming the field and what is allowed.

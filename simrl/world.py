@@ -112,8 +112,8 @@ class Gold:
     def preference_prob(self, r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
         """Probability that the (noisy) label says y1 > y2.
 
-        P*(y1 > y2) = sigma((r1 - r2) / tau), or the step function for hard labels, then
-        flipped with probability epsilon: q = (1 - eps) P* + eps (1 - P*).
+        ``P*(y1 > y2) = sigma((r1 - r2) / tau)``, or the step function for hard labels, then
+        flipped with probability epsilon: ``q = (1 - eps) P* + eps (1 - P*)``.
         """
         c = self.cfg
         d = np.asarray(r1, float) - np.asarray(r2, float)

@@ -21,7 +21,10 @@ from simrl.policy import TabularPolicy
 from simrl.reward_model import ProxyRM
 from simrl.world import Gold
 
-REWARD_MODES = ("proxy", "gold", "proxy_kl")  # index = kernel mode code
+#: Reward modes of an environment: the proxy's score, the gold's, or the proxy's with
+#: ``kl_coef * log pi_ref`` per token (:class:`~simrl.envs.token_rlhf.TokenRLHFEnv`). The index
+#: is the mode code the kernels read.
+REWARD_MODES = ("proxy", "gold", "proxy_kl")
 
 
 class InvalidActionError(InvalidAction, ValueError):

@@ -55,7 +55,7 @@ class TokenRLHFEnv(gym.Env[dict[str, Any], int]):
     - 1..V: append this content token
 
     Anything else (out of range, a float such as 1.5, a bool, an array of the wrong shape)
-    raises :class:`simrl.envs.InvalidActionError`, which is both a ``ValueError`` and a
+    raises :class:`simrl.envs.model.InvalidActionError`, which is both a ``ValueError`` and a
     ``gymnasium.error.InvalidAction``, with the allowed range in its message.
 
     ## Observation Space

@@ -22,7 +22,8 @@ from simrl.world import Gold
 
 
 class TokenRLHFVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
-    """``num_envs`` copies of :class:`simrl.envs.TokenRLHFEnv` stepped by one Numba kernel.
+    """``num_envs`` copies of :class:`simrl.envs.token_rlhf.TokenRLHFEnv` stepped by one
+    Numba kernel.
 
     Spaces, rewards and episode ends are those of the single environment (see its
     docstring), batched: observations are a dict of arrays with a leading ``num_envs`` axis,
@@ -40,8 +41,15 @@ class TokenRLHFVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray
 
     Args:
         num_envs: Number of sub-environments.
-        config, overrides, setup, rm, ref, gold, reward, kl_coef: As for
-            :class:`simrl.envs.TokenRLHFEnv`; the sub-environments share one world.
+        config: As for :class:`simrl.envs.token_rlhf.TokenRLHFEnv`, and so are the
+            arguments below; the sub-environments share one world.
+        overrides: As for the single environment.
+        setup: As for the single environment.
+        rm: As for the single environment.
+        ref: As for the single environment.
+        gold: As for the single environment.
+        reward: As for the single environment.
+        kl_coef: As for the single environment.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}

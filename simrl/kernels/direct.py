@@ -74,7 +74,8 @@ def pair_loss(
 
     Args:
         kind: LOSS_DPO, LOSS_IPO, LOSS_SLIC or LOSS_CHIPO.
-        l_w, l_l: Log-ratios log pi/pi_ref of the chosen and the rejected response.
+        l_w: Log-ratio log pi/pi_ref of the chosen response.
+        l_l: Log-ratio log pi/pi_ref of the rejected response.
         beta: The paper's beta (tau for IPO).
         clip: chiPO's clip bound 2 R_max on the margin (inf: no clipping).
     """
@@ -139,7 +140,8 @@ def pairs_loss_grad(
 
     Args:
         logp: log pi table of the current policy, shape (P, T, V + 1, V + 1).
-        ref_w, ref_l: log pi_ref(y|x) of the chosen and rejected responses.
+        ref_w: log pi_ref(y|x) of the chosen responses.
+        ref_l: log pi_ref(y|x) of the rejected responses.
         weights: Per-pair weights (1/B for a mini-batch mean).
         g: Gradient accumulator, the shape of ``logp``.
         margins: Output, the implicit reward margin of each pair (:func:`implicit_margin`).

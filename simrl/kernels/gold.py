@@ -19,10 +19,11 @@ def gold_one(
     repeat_penalty: float,
     counts: np.ndarray,
 ) -> float:
-    """Gold reward of one response; ``counts`` is scratch of size V + 1.
+    """Gold reward of one response; ``counts`` is scratch of size V + 1:
 
-    r*(x, y) = sum_v g(w[x, v], c_v) + sum_t B[y_(t-1), y_t] + a (L - L^2 / (2 L*))
-               - rho * #{t : y_t = y_(t-1)},
+        r*(x, y) = sum_v g(w[x, v], c_v) + sum_t B[y_(t-1), y_t] + a (L - L^2 / (2 L*))
+                   - rho * #{t : y_t = y_(t-1)},
+
     with y_0 = BOS, g(w, c) = w (c - c^2 / (2 kappa_v)) for w > 0 (concave, peaks at
     c = kappa_v, the per-token ``saturation``) and g(w, c) = w c for w <= 0. The count,
     length and repetition terms are concave in what a policy can push, so more helps near

@@ -64,7 +64,7 @@ def exact_kl(logp: np.ndarray, logp_ref: np.ndarray) -> np.ndarray:
 def expected_token_counts(logp: np.ndarray) -> np.ndarray:
     """Exact expected number of each token per response, shape (P, V + 1) (column 0, EOS,
     is the probability that the response ends by EOS rather than at the cap):
-    E[count_a](x) = sum_t sum_s mu_t(x, s) pi(a | s)."""
+    ``E[count_a](x) = sum_t sum_s mu_t(x, s) pi(a | s)``."""
     P, T, S, A = logp.shape
     mu = occupancy(logp)
     out = np.zeros((P, A))

@@ -9,9 +9,9 @@ content token ``a`` at position ``t`` (``t`` tokens already written) after ``pre
                           + w_a (1 - (2 c_a + 1) / (2 kappa_a))     if w_a > 0
                           + w_a                                     if w_a <= 0,
 
-because L - L^2 / (2 L*) = sum_(t < L) (1 - (2 t + 1) / (2 L*)) and likewise
-c - c^2 / (2 kappa) = sum_(k < c) (1 - (2 k + 1) / (2 kappa)). So delta = beta - gamma_a c_a
-is *linear* in the count of the emitted token, with
+because ``L - L^2 / (2 L*) = sum_(t < L) (1 - (2 t + 1) / (2 L*))`` and likewise
+``c - c^2 / (2 kappa) = sum_(k < c) (1 - (2 k + 1) / (2 kappa))``. So
+``delta = beta - gamma_a c_a`` is *linear* in the count of the emitted token, with
 
     beta(t, s, a) = B[s, a] - rho [a = s] + alpha (1 - (2 t + 1) / (2 L*)) + lin_a,
     lin_a = w_a (1 - 1 / (2 kappa_a)), gamma_a = w_a / kappa_a   (w_a > 0),
@@ -50,12 +50,16 @@ def increment_coefficients(values: np.ndarray, saturation: np.ndarray, x: int):
 
 @njit(cache=True)
 def gold_expectation(logp: np.ndarray, gold: tuple) -> np.ndarray:
-    """E_pi[r*(x, y)] for every prompt, exactly.
+    """``E_pi[r*(x, y)]`` for every prompt, exactly:
 
-    E[r*](x) = sum_t sum_s sum_(a >= 1) pi(a | s) (mu_t(s) beta(t, s, a)
-               - gamma_a E[c_a 1{s_t = s}]),
-    carrying E[c_v 1{s_t = s}] forward: E[c_v 1{s_(t+1) = a}] = sum_s pi(a | s)
-    (E[c_v 1{s_t = s}] + [a = v] mu_t(s)). Cost O(T (V + 1)^3) per prompt.
+        E[r*](x) = sum_t sum_s sum_(a >= 1) pi(a | s) (mu_t(s) beta(t, s, a)
+                   - gamma_a E[c_a 1{s_t = s}]),
+
+    carrying ``E[c_v 1{s_t = s}]`` forward:
+
+        E[c_v 1{s_(t+1) = a}] = sum_s pi(a | s) (E[c_v 1{s_t = s}] + [a = v] mu_t(s)).
+
+    Cost ``O(T (V + 1)^3)`` per prompt.
 
     Args:
         logp: log pi, shape (P, T, V + 1, V + 1).
@@ -104,7 +108,7 @@ def gold_expectation(logp: np.ndarray, gold: tuple) -> np.ndarray:
 
 @njit(cache=True)
 def gold_moments(logp: np.ndarray, gold: tuple) -> np.ndarray:
-    """E_pi[r*] and E_pi[r*^2] for every prompt, exactly, shape (P, 2).
+    """``E_pi[r*]`` and ``E_pi[r*^2]`` for every prompt, exactly, shape (P, 2).
 
     Carries, per state s at position t, mu = P(s_t = s) and the expectations times 1{s_t = s}
     of c_v, c_u c_v, R, R c_v and R^2, where R is the gold accumulated so far. Emitting a

@@ -226,13 +226,14 @@ def policy_steps(
 
     Args:
         source: 0 to optimize the proxy ``rm``, 1 the gold (reference runs only).
-        r_mul, r_add: the optimized reward is ``r_mul * r + r_add[x]`` of the source's reward
-            r (reward normalization on reference samples; 1 and 0 for the raw reward).
+        r_mul: the optimized reward is ``r_mul * r + r_add[x]`` of the source's reward r
+            (reward normalization on reference samples; 1 and 0 for the raw reward).
+        r_add: see ``r_mul``.
         whiten: normalize those rewards to mean 0 and SD 1 over each batch (all its prompts
             and responses) before the k1 penalty is subtracted.
         grpo_std_norm: GRPO (True) or Dr. GRPO (False); read only with ``algo = ALGO_GRPO``.
-        chi2_coef, d_ref: lambda of the occupancy chi^2 (0: off) and the reference's
-            expected state-action visits
+        chi2_coef: lambda of the occupancy chi^2 (0: off).
+        d_ref: the reference's expected state-action visits
             (:func:`simrl.kernels.occupancy.state_action_occupancy`; unread when off).
         state: ``[beta, baseline]`` carried between calls: the KL coefficient (adapted if
             ``kl_target > 0``, Ziegler et al. 2019) and the REINFORCE baseline (NaN before
