@@ -29,16 +29,26 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+# A world small enough to enumerate every response (V = 3, T = 4: 121 responses).
+TINY = {
+    "world": {"n_prompts": 3, "vocab_size": 3, "max_len": 4, "ref_len": 2.0},
+    "gold": {"polite_tokens": 1},
+    "data": {"n_pairs": 300, "n_test_pairs": 300, "heldout_prompt_fraction": 0.34},
+    "rm": {"hidden": 4, "epochs": 3},
+    "policy": {"steps": 40, "eval_every": 20, "batch_prompts": 3, "lr": 0.05},
+    "eval": {"min_samples": 512, "max_samples": 2048, "norm_samples": 4096},
+}
+
+# The same world as the base of a sweep spec (TOML).
+TINY_SPEC_BASE = "".join(
+    f"[base.{name}]\n" + "".join(f"{k} = {v!r}\n" for k, v in fields.items())
+    for name, fields in TINY.items()
+)
+
+
 def tiny_config(**sections) -> Config:
-    """A world small enough to enumerate every response (V = 3, T = 4: 121 responses)."""
-    base = {
-        "world": {"n_prompts": 3, "vocab_size": 3, "max_len": 4, "ref_len": 2.0},
-        "gold": {"polite_tokens": 1},
-        "data": {"n_pairs": 300, "n_test_pairs": 300, "heldout_prompt_fraction": 0.34},
-        "rm": {"hidden": 4, "epochs": 3},
-        "policy": {"steps": 40, "eval_every": 20, "batch_prompts": 3, "lr": 0.05},
-        "eval": {"min_samples": 512, "max_samples": 2048, "norm_samples": 4096},
-    }
+    """:data:`TINY`, with ``sections`` merged into it, as a validated config."""
+    base = {name: dict(fields) for name, fields in TINY.items()}
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
     return from_dict(base)

@@ -21,35 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_SPEC_BASE
 
 from simrl import executors, store
 from simrl.cli import main, to_json
 from simrl.config import Config, ConfigError, RMConfig, WorldConfig, load
 
-TINY = """
-[base.world]
-n_prompts = 3
-vocab_size = 3
-max_len = 4
-ref_len = 2.0
-[base.gold]
-polite_tokens = 1
-[base.data]
-n_pairs = 300
-n_test_pairs = 300
-heldout_prompt_fraction = 0.34
-[base.rm]
-hidden = 4
-epochs = 3
-[base.policy]
-steps = 40
-eval_every = 20
-batch_prompts = 3
-[base.eval]
-min_samples = 512
-max_samples = 2048
-norm_samples = 4096
-"""
+TINY = TINY_SPEC_BASE  # the world of conftest.tiny_config
 SCALING = 'report = "scaling"\n' + TINY + "[grid]\nseed = [0]\n"
 BIG = "9" * 400  # a 400-digit number
 ZERO_GOLD = [f"gold.{k}=0" for k in ("global_scale", "prompt_scale", "coherence_scale")] + [

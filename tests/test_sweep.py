@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiny_config
+from conftest import TINY_SPEC_BASE, tiny_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,32 +27,7 @@ from simrl.config import Config, ConfigError
 from simrl.executors import MAX_CHUNK, chunks
 from simrl.sweep import SCHEMA_VERSION, canonical_json, expand, load_spec, run_id
 
-# The world of tests/conftest.py:tiny_config as a spec base.
-TINY_BASE = """
-[base.world]
-n_prompts = 3
-vocab_size = 3
-max_len = 4
-ref_len = 2.0
-[base.gold]
-polite_tokens = 1
-[base.data]
-n_pairs = 300
-n_test_pairs = 300
-heldout_prompt_fraction = 0.34
-[base.rm]
-hidden = 4
-epochs = 3
-[base.policy]
-steps = 40
-eval_every = 20
-batch_prompts = 3
-lr = 0.05
-[base.eval]
-min_samples = 512
-max_samples = 2048
-norm_samples = 4096
-"""
+TINY_BASE = TINY_SPEC_BASE  # the world of conftest.tiny_config
 
 
 def write_spec(tmp_path: Path, grid: str, name: str = "spec.toml") -> Path:
