@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simrl.kernels.features import max_nnz
-from simrl.kernels.reward import gold_score, proxy_one
+from simrl.kernels.reward import gold_score, proxy_one, proxy_scratch
 from simrl.kernels.sampling import sample_one
 
 
@@ -26,12 +25,7 @@ def sample_and_score(
     p = np.empty(N)
     lens = np.empty(N)
     row = np.zeros(T, np.int64)
-    counts = np.zeros(V + 1)
-    K = max_nnz(V, T)
-    fidx = np.zeros(K, np.int32)
-    fval = np.zeros(K)
-    h = np.zeros(rm[2])
-    rs = np.zeros(rm[0].shape[0])
+    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
     for n in range(N):
         x = prompts[n]
         L = sample_one(cdf, x, rng, row)
@@ -55,12 +49,7 @@ def sample_and_score_proxy(
     V = A - 1
     p = np.empty(N)
     row = np.zeros(T, np.int64)
-    counts = np.zeros(V + 1)
-    K = max_nnz(V, T)
-    fidx = np.zeros(K, np.int32)
-    fval = np.zeros(K)
-    h = np.zeros(rm[2])
-    rs = np.zeros(rm[0].shape[0])
+    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
     for n in range(N):
         x = prompts[n]
         L = sample_one(cdf, x, rng, row)

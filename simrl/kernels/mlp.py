@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from simrl.kernels.activations import activate, activate_grad
-from simrl.kernels.rm import ENSEMBLE_MIN, ENSEMBLE_UWO
+from simrl.kernels.rm import combine_members
 
 NORM_NONE = 0
 NORM_RMS = 1
@@ -220,20 +220,7 @@ def ensemble_one(
 ) -> float:
     """Combined reward of k members (rows of ``params``) for one response, combined as
     :func:`simrl.kernels.rm.ensemble_one` combines them; ``rs`` is scratch of size k."""
-    k = params.shape[0]
     st = np.empty((5, H))
-    mean = 0.0
-    lo = np.inf
-    for m in range(k):
+    for m in range(params.shape[0]):
         rs[m] = forward_one(idx, val, params[m], F, H, act, depth, norm, st)[0]
-        mean += rs[m]
-        lo = min(lo, rs[m])
-    mean /= k
-    if mode == ENSEMBLE_MIN:
-        return lo
-    if mode == ENSEMBLE_UWO:
-        var = 0.0
-        for m in range(k):
-            var += (rs[m] - mean) * (rs[m] - mean)
-        return mean - lam * var / k
-    return mean
+    return combine_members(rs, mode, lam)

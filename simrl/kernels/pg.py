@@ -42,9 +42,8 @@ import math
 import numpy as np
 from numba import njit
 
-from simrl.kernels.features import max_nnz
 from simrl.kernels.occupancy import chi2_step
-from simrl.kernels.reward import reward_one
+from simrl.kernels.reward import proxy_scratch, reward_one
 from simrl.kernels.sampling import draw_from_probs
 
 ALGO_REINFORCE = 0
@@ -272,12 +271,7 @@ def policy_steps(
     k1s = np.zeros(n)  # each sample's summed log-ratio L(y)
     adv = np.zeros(n)
     row = np.zeros(T, np.int64)
-    counts = np.zeros(V + 1)
-    K = max_nnz(V, T)
-    fidx = np.zeros(K, np.int32)
-    fval = np.zeros(K)
-    h = np.zeros(rm[2])
-    rs = np.zeros(rm[0].shape[0])
+    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
     perm = np.arange(P)
     scale = lr / n
     clip = algo == ALGO_PPO or algo == ALGO_GRPO  # the clipped ratio, over several epochs

@@ -80,6 +80,20 @@ def reward_one(
 
 
 @njit(cache=True)
+def proxy_scratch(rm: tuple, V: int, T: int):
+    """Scratch arrays of :func:`reward_one` for responses of at most ``T`` tokens over ``V``
+    content tokens: ``(counts, fidx, fval, h, rs)``."""
+    K = max_nnz(V, T)
+    return (
+        np.zeros(V + 1),
+        np.zeros(K, np.int32),
+        np.zeros(K),
+        np.zeros(rm[2]),
+        np.zeros(rm[0].shape[0]),
+    )
+
+
+@njit(cache=True)
 def reward_batch(
     source: int,
     prompts: np.ndarray,
@@ -92,12 +106,7 @@ def reward_batch(
     ``prompts[n]``."""
     T = tokens.shape[1]
     V = gold[2].shape[0] - 1  # the gold's (or its placeholder's) saturation has V + 1 entries
-    counts = np.zeros(V + 1)
-    K = max_nnz(V, T)
-    fidx = np.zeros(K, np.int32)
-    fval = np.zeros(K)
-    h = np.zeros(rm[2])
-    rs = np.zeros(rm[0].shape[0])
+    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
     out = np.empty(prompts.shape[0])
     for n in range(prompts.shape[0]):
         out[n] = reward_one(

@@ -159,15 +159,22 @@ def ensemble_one(
 ) -> float:
     """Combined reward of k members (rows of ``params``) for one response.
 
-    mean: (1/k) sum_m r_m; min (worst case): min_m r_m; uwo (uncertainty-weighted):
-    mean - lam * (1/k) sum_m (r_m - mean)^2. ``rs`` is scratch of size k. With k = 1 every
-    mode returns the single member's reward exactly.
+    ``rs`` is scratch of size k; :func:`combine_members` says how they combine.
     """
-    k = params.shape[0]
+    for m in range(params.shape[0]):
+        rs[m] = forward_one(idx, val, params[m], F, H, h)
+    return combine_members(rs, mode, lam)
+
+
+@njit(cache=True)
+def combine_members(rs: np.ndarray, mode: int, lam: float) -> float:
+    """The members' rewards ``rs`` combined: mean (1/k) sum_m r_m; min (worst case) min_m
+    r_m; uwo (uncertainty-weighted, Coste et al. 2024) mean - lam (1/k) sum_m (r_m - mean)^2.
+    With k = 1 every mode returns the single member's reward exactly."""
+    k = rs.shape[0]
     mean = 0.0
     lo = np.inf
     for m in range(k):
-        rs[m] = forward_one(idx, val, params[m], F, H, h)
         mean += rs[m]
         lo = min(lo, rs[m])
     mean /= k
