@@ -111,8 +111,8 @@ class Evaluator:
         (:meth:`simrl.policy.TabularPolicy.entropy_per_token`).
         """
         cfg, nm = self.cfg, self.norm
-        logp = policy.logp()  # once: every exact quantity below is a recursion over it
-        cdf = np.cumsum(np.exp(logp), axis=-1)  # = policy.cdf()
+        logp = policy.logp()  # every exact quantity below is a recursion over it
+        cdf = policy.cdf()
         parts = [self.sample_proxy(policy, cfg.min_samples, cdf)]
         total = cfg.min_samples
         while True:

@@ -44,8 +44,9 @@ class OccupancyChi2:
         return cls(d_ref)
 
     def value(self, policy: TabularPolicy) -> float:
-        """chi^2(mu_pi || mu_ref)."""
-        return self.value_and_grad(policy.logits)[0]
+        """chi^2(mu_pi || mu_ref) (the value :meth:`value_and_grad` returns, without the
+        gradient)."""
+        return float(kocc.chi2_value(policy.logp(), self.d_ref))
 
     def value_and_grad(self, logits: np.ndarray) -> tuple[float, np.ndarray]:
         """chi^2 and its gradient in the effective logits table (for the shared logits,

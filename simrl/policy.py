@@ -8,6 +8,7 @@ little repetition.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,9 +27,18 @@ from simrl.world import coherence_table
 
 @dataclass(frozen=True)
 class TabularPolicy:
-    """A Markov token policy given by its logits table, shape (P, T, V + 1, V + 1)."""
+    """A Markov token policy given by its logits table, shape (P, T, V + 1, V + 1).
+
+    The policy keeps a read-only copy of the logits it is given, so that its
+    log-probability and CDF tables, computed once on first use, can never go stale.
+    """
 
     logits: np.ndarray
+
+    def __post_init__(self) -> None:
+        logits = np.array(self.logits, dtype=np.float64, order="C", copy=True)
+        logits.flags.writeable = False
+        object.__setattr__(self, "logits", logits)  # frozen: set once, here
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -37,16 +47,29 @@ class TabularPolicy:
         return P, T, A - 1
 
     def logp(self) -> np.ndarray:
-        """log pi(a | s) table."""
-        return log_softmax_table(np.ascontiguousarray(self.logits, dtype=np.float64))
+        """log pi(a | s) table (read-only; computed once per policy)."""
+        return self._logp
+
+    @cached_property
+    def _logp(self) -> np.ndarray:
+        out = log_softmax_table(self.logits)
+        out.flags.writeable = False
+        return out
 
     def probs(self) -> np.ndarray:
         """pi(a | s) table; every row sums to one."""
         return np.exp(self.logp())
 
     def cdf(self) -> np.ndarray:
-        """Cumulative probabilities over actions, the table the samplers read."""
-        return np.cumsum(self.probs(), axis=-1)
+        """Cumulative probabilities over actions, the table the samplers read (read-only;
+        computed once per policy)."""
+        return self._cdf
+
+    @cached_property
+    def _cdf(self) -> np.ndarray:
+        out = np.cumsum(self.probs(), axis=-1)
+        out.flags.writeable = False
+        return out
 
     def tempered(self, temperature: float) -> TabularPolicy:
         """pi^(1/temperature), renormalized per state."""

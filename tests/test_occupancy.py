@@ -105,6 +105,9 @@ def test_kernels_match_py_func_and_gradient_vanishes_at_reference():
     np.testing.assert_allclose(g_py, g, atol=1e-13)
     chi2_ref, g_ref = reg.value_and_grad(ref.logits)  # the minimum: chi^2 = 0, flat
     assert abs(chi2_ref) < 1e-12 and np.abs(g_ref).max() < 1e-12
+    # The value alone is the gradient kernel's value, bit for bit, and its py_func's.
+    assert kocc.chi2_value(logp, reg.d_ref) == c == reg.value(TabularPolicy(logits))
+    assert kocc.chi2_value.py_func(logp, reg.d_ref) == pytest.approx(c, rel=1e-12)
 
 
 @pytest.mark.parametrize("shared", [False, True])

@@ -123,3 +123,17 @@ def test_expected_token_counts_match_enumeration(seed):
     np.testing.assert_allclose(counts[1:], want, atol=1e-12)
     np.testing.assert_allclose(counts[0], p[lengths < T].sum(), atol=1e-12)  # ended by EOS
     np.testing.assert_allclose(counts[1:].sum(), pi.expected_length()[0], atol=1e-12)
+
+
+def test_a_policy_owns_its_logits_and_its_cached_tables_cannot_go_stale():
+    rng = np.random.default_rng(5)
+    logits = random_logits(rng, 2, 3, 3, 1.0)
+    pi = TabularPolicy(logits)
+    logp, cdf = pi.logp(), pi.cdf()
+    assert pi.logp() is logp and pi.cdf() is cdf  # computed once
+    logits += 5.0 * random_logits(rng, 2, 3, 3, 1.0)  # the caller's array moves on...
+    np.testing.assert_array_equal(pi.logp(), TabularPolicy(pi.logits).logp())  # ...pi not
+    assert not np.shares_memory(pi.logits, logits)
+    for table in (pi.logits, logp, cdf):
+        assert not table.flags.writeable
+    np.testing.assert_array_equal(cdf, np.cumsum(np.exp(logp), axis=-1))

@@ -62,7 +62,7 @@ def max_nnz(vocab_size: int, max_len: int) -> int:
     return 2 * min(vocab_size, max_len) + max_len + 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def features_one(
     x: int,
     row: np.ndarray,

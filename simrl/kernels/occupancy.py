@@ -95,6 +95,14 @@ def occupancy_vjp(logp: np.ndarray, m: np.ndarray, cost: np.ndarray, g: np.ndarr
 
 
 @njit(cache=True)
+def chi2_value(logp: np.ndarray, d_ref: np.ndarray) -> float:
+    """chi^2(mu_pi || mu_ref) of the policy ``logp``: :func:`chi2_grad`'s value, computed the
+    same way, without the backward recursion."""
+    d, _ = state_action_occupancy(logp, d_ref.shape[1] == 1)
+    return chi2_cost(d, d_ref, np.empty_like(d))
+
+
+@njit(cache=True)
 def chi2_grad(logp: np.ndarray, d_ref: np.ndarray, g: np.ndarray) -> float:
     """chi^2(mu_pi || mu_ref) of the policy ``logp``; its gradient in the logits is added
     into ``g``. ``d_ref`` from :func:`state_action_occupancy` of the reference (pooled or

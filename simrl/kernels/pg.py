@@ -56,7 +56,7 @@ KL_K2 = 1
 KL_K3 = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def policy_row(
     theta: np.ndarray,
     u: np.ndarray,
@@ -92,7 +92,7 @@ def policy_row(
         probs[c] /= s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def add_score(
     theta: np.ndarray,
     u: np.ndarray,
@@ -116,7 +116,7 @@ def add_score(
             U[x, c] += d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sample_coefs(
     adv: float,
     beta: float,

@@ -23,7 +23,7 @@ from simrl.kernels.features import FEATURES_EMBEDDING, embedding_one, features_o
 from simrl.kernels.rm import ensemble_one
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def default_reward(x, row, length, rm, counts, fidx, fval, h, rs) -> float:
     """The default proxy's reward of one response (the other arrays are scratch)."""
     params, F, H, prompt_features, b0, scale, mode, lam = rm
@@ -62,7 +62,7 @@ def proxy_reward(
     return fn(x, row, length, rm, counts, fidx, fval, h, rs)
 
 
-@overload(proxy_reward, jit_options={"cache": True})
+@overload(proxy_reward, jit_options={"cache": True}, inline="always")
 def _proxy_reward_jit(x, row, length, rm, counts, fidx, fval, h, rs):
     if len(rm) == 8:
         return lambda x, row, length, rm, counts, fidx, fval, h, rs: default_reward(

@@ -25,7 +25,7 @@ SOURCE_PROXY = 0
 SOURCE_GOLD = 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def proxy_one(
     x: int,
     row: np.ndarray,
@@ -41,7 +41,7 @@ def proxy_one(
     return proxy_reward(x, row, length, rm, counts, fidx, fval, h, rs)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def gold_score(x: int, row: np.ndarray, length: int, gold: tuple, counts: np.ndarray) -> float:
     """Gold reward r*(x, y) of one response."""
     values, bigram, saturation, length_weight, length_opt, repeat_penalty = gold
@@ -59,7 +59,7 @@ def gold_score(x: int, row: np.ndarray, length: int, gold: tuple, counts: np.nda
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reward_one(
     source: int,
     x: int,

@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def forward_one(
     idx: np.ndarray, val: np.ndarray, params: np.ndarray, F: int, H: int, h: np.ndarray
 ) -> float:
@@ -145,7 +145,7 @@ ENSEMBLE_MIN = 1
 ENSEMBLE_UWO = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ensemble_one(
     idx: np.ndarray,
     val: np.ndarray,
@@ -166,7 +166,7 @@ def ensemble_one(
     return combine_members(rs, mode, lam)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def combine_members(rs: np.ndarray, mode: int, lam: float) -> float:
     """The members' rewards ``rs`` combined: mean (1/k) sum_m r_m; min (worst case) min_m
     r_m; uwo (uncertainty-weighted, Coste et al. 2024) mean - lam (1/k) sum_m (r_m - mean)^2.

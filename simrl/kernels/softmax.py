@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def log_softmax_row(logits: np.ndarray, out: np.ndarray) -> None:
     """out = logits - logsumexp(logits), stable for any magnitude."""
     mx = logits.max()
@@ -24,7 +24,7 @@ def log_softmax_row(logits: np.ndarray, out: np.ndarray) -> None:
         out[a] = logits[a] - lse
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def softmax_row(logits: np.ndarray, logp: np.ndarray, probs: np.ndarray) -> None:
     """log-probabilities and probabilities of one row from one exp per entry.
 
