@@ -20,6 +20,7 @@ from simrl.kernels.gold import gold_rewards
 from simrl.kernels.pg import ALGO_RLOO, KL_K1, policy_steps
 from simrl.kernels.sampling import sample_responses, sequence_logprobs
 from simrl.kernels.softmax import log_softmax_table
+from simrl.kernels.vexp import vexp
 from simrl.optimize import Target
 from simrl.policy import TabularPolicy
 from simrl.policy_gradient import chi2_reference
@@ -299,7 +300,7 @@ def fit_numpy(
         for k in range(idx.size):
             if val[k] != 0.0:
                 z = z + val[k] * W[idx[k]]
-        h = np.array([1.0 - 2.0 / (math.exp(2.0 * x) + 1.0) for x in z])  # tanh
+        h = np.array([1.0 - 2.0 / (vexp.py_func(2.0 * x) + 1.0) for x in z])  # tanh
         r = b[0]
         for j in range(H):
             r += w[j] * h[j]

@@ -93,9 +93,10 @@ def forward_one(
         row = params[idx[k] * H : idx[k] * H + H]
         for j in range(H):
             h[j] += v * row[j]
+    for j in range(H):  # vectorized; the dot below keeps its order
+        h[j] = fast_tanh(h[j])
     r = params[ow + H]
     for j in range(H):
-        h[j] = fast_tanh(h[j])
         r += params[ow + j] * h[j]
     return r
 

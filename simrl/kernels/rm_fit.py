@@ -104,11 +104,12 @@ def batch_forward(
             z[j] = c[j]
         add_rows(fw, p, params, H, a)
         add_rows(fl, p, params, H, z)
+        for j in range(H):  # vectorized; the dots below keep their order
+            a[j] = fast_tanh(a[j])
+            z[j] = fast_tanh(z[j])
         r1 = params[ow + H]
         r2 = params[ow + H]
         for j in range(H):
-            a[j] = fast_tanh(a[j])
-            z[j] = fast_tanh(z[j])
             r1 += w[j] * a[j]
             r2 += w[j] * z[j]
         rw[i] = r1
