@@ -350,9 +350,13 @@ def kernel_variant(source: str, name: str, phases: bool = False) -> ModuleType:
                 "    state: np.ndarray,\n) -> bool:",
                 "    state: np.ndarray,\n    stage: int,\n) -> bool:",
             ),
-            (
-                "            r = reward_one(",
-                "            if stage < 2:\n                continue\n            r = reward_one(",
+            (  # a kernel scoring each response as it is drawn, or the batch after the rollout
+                "            r = reward_one("
+                if "            r = reward_one(" in src
+                else "        rewards_into(",
+                "            if stage < 2:\n                continue\n            r = reward_one("
+                if "            r = reward_one(" in src
+                else "        if stage < 2:\n            continue\n        rewards_into(",
             ),
             (
                 "        if algo == ALGO_REINFORCE:\n",

@@ -72,8 +72,14 @@ class TabularPolicy:
         return out
 
     def tempered(self, temperature: float) -> TabularPolicy:
-        """pi^(1/temperature), renormalized per state."""
-        return TabularPolicy(self.logits / temperature)
+        """pi^(1/temperature), renormalized per state: ``self`` at temperature 1 (dividing by
+        1 changes no logit), otherwise made once per temperature and kept."""
+        if temperature == 1.0:
+            return self
+        cache = self.__dict__.setdefault("_tempered", {})  # frozen: not a field
+        if temperature not in cache:
+            cache[temperature] = TabularPolicy(self.logits / temperature)
+        return cache[temperature]
 
     def sample(
         self, prompts: np.ndarray, rng: np.random.Generator, cdf: np.ndarray | None = None

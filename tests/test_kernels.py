@@ -555,3 +555,35 @@ def test_sequence_logprobs_match_py_func(seed):
         sequence_logprobs.py_func(pol.logp(), prompts, tok, ln),
         rtol=1e-13,
     )
+
+
+@pytest.mark.parametrize("arch", [{}, {"activation": "relu", "features": "embedding"}])
+def test_samplers_score_in_chunks_what_they_draw_one_by_one(arch):
+    """The samplers draw a chunk of responses, then score the chunk with one call
+    (``proxy_into``): across chunk boundaries the draws and the scores must be those of
+    drawing and scoring one response at a time, bit for bit."""
+    from simrl.kernels import evaluate as kev
+    from simrl.kernels.reward import SOURCE_GOLD, SOURCE_PROXY, reward_one, rewards_into
+
+    s = build(tiny_config(rm={"ensemble_size": 2, "ensemble_mode": "uwo", **arch}))
+    rm, g, cdf = s.rm.spec(), s.gold.spec(), s.ref.cdf()
+    N = kev.CHUNK + 37
+    prompts = np.arange(N, dtype=np.int64) % 3
+    gold, proxy, lens = sample_and_score(cdf, prompts, np.random.default_rng(9), rm, g)
+    only = kev.sample_and_score_proxy(cdf, prompts, np.random.default_rng(9), rm)
+    tok, ln = s.ref.sample(prompts, np.random.default_rng(9))  # the same draws
+    np.testing.assert_array_equal(lens, ln)
+    np.testing.assert_array_equal(only, proxy)
+    V = cdf.shape[3] - 1
+    for source, want in ((SOURCE_PROXY, proxy), (SOURCE_GOLD, gold)):
+        out = np.zeros(N)
+        rewards_into(source, prompts, tok, ln, N, V, rm, g, out)
+        np.testing.assert_array_equal(out, want)
+        scratch = kf.max_nnz(V, tok.shape[1])
+        counts, fidx, fval = np.zeros(V + 1), np.zeros(scratch, np.int32), np.zeros(scratch)
+        h, rs = np.zeros(rm[2]), np.zeros(rm[0].shape[0])
+        one = [
+            reward_one(source, prompts[i], tok[i], ln[i], rm, g, counts, fidx, fval, h, rs)
+            for i in range(0, N, 97)
+        ]
+        np.testing.assert_array_equal(one, want[::97])

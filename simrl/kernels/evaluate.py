@@ -1,13 +1,16 @@
 """Sample responses from a policy and score them by gold and proxy (or the proxy alone)
-without storing them."""
+without keeping them: responses are drawn and scored a chunk at a time
+(:func:`simrl.kernels.reward.proxy_into`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from simrl.kernels.reward import gold_score, proxy_one, proxy_scratch
+from simrl.kernels.reward import gold_score, proxy_into
 from simrl.kernels.sampling import sample_one
+
+CHUNK = 4096  # responses drawn, then scored, at a time
 
 
 @njit(cache=True)
@@ -20,18 +23,20 @@ def sample_and_score(
     """
     N = prompts.shape[0]
     T, A = cdf.shape[1], cdf.shape[3]
-    V = A - 1
     g = np.empty(N)
     p = np.empty(N)
     lens = np.empty(N)
-    row = np.zeros(T, np.int64)
-    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
-    for n in range(N):
-        x = prompts[n]
-        L = sample_one(cdf, x, rng, row)
-        g[n] = gold_score(x, row, L, gold, counts)
-        p[n] = proxy_one(x, row, L, rm, counts, fidx, fval, h, rs)
-        lens[n] = L
+    toks = np.zeros((min(N, CHUNK), T), np.int64)
+    ln = np.zeros(min(N, CHUNK), np.int64)
+    counts = np.zeros(A)
+    for start in range(0, N, CHUNK):
+        m = min(CHUNK, N - start)
+        for j in range(m):
+            x = prompts[start + j]
+            ln[j] = sample_one(cdf, x, rng, toks[j])
+            g[start + j] = gold_score(x, toks[j], ln[j], gold, counts)
+            lens[start + j] = ln[j]
+        proxy_into(prompts[start:], toks, ln, m, A - 1, rm, p[start:])
     return g, p, lens
 
 
@@ -46,12 +51,12 @@ def sample_and_score_proxy(
     """
     N = prompts.shape[0]
     T, A = cdf.shape[1], cdf.shape[3]
-    V = A - 1
     p = np.empty(N)
-    row = np.zeros(T, np.int64)
-    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
-    for n in range(N):
-        x = prompts[n]
-        L = sample_one(cdf, x, rng, row)
-        p[n] = proxy_one(x, row, L, rm, counts, fidx, fval, h, rs)
+    toks = np.zeros((min(N, CHUNK), T), np.int64)
+    ln = np.zeros(min(N, CHUNK), np.int64)
+    for start in range(0, N, CHUNK):
+        m = min(CHUNK, N - start)
+        for j in range(m):
+            ln[j] = sample_one(cdf, prompts[start + j], rng, toks[j])
+        proxy_into(prompts[start:], toks, ln, m, A - 1, rm, p[start:])
     return p

@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from simrl.kernels.occupancy import chi2_step
-from simrl.kernels.reward import proxy_scratch, reward_one
+from simrl.kernels.reward import rewards_into
 from simrl.kernels.sampling import draw_from_probs
 
 ALGO_REINFORCE = 0
@@ -270,8 +270,8 @@ def policy_steps(
     rewards = np.zeros(n)
     k1s = np.zeros(n)  # each sample's summed log-ratio L(y)
     adv = np.zeros(n)
-    row = np.zeros(T, np.int64)
-    counts, fidx, fval, h, rs = proxy_scratch(rm, V, T)
+    xs = np.zeros(n, np.int64)  # each sample's prompt
+    lens = np.zeros(n, np.int64)  # and length (its tokens are acts[i, :length])
     perm = np.arange(P)
     scale = lr / n
     clip = algo == ALGO_PPO or algo == ALGO_GRPO  # the clipped ratio, over several epochs
@@ -303,16 +303,18 @@ def policy_steps(
                 k1 += lp_old[sl, a] - tok_ref[i, t]
                 if a == 0:
                     break
-                row[t] = a
                 length += 1
                 prev = a
             nact[i] = length + 1 if length < T else T
-            r = reward_one(source, x, row, length, rm, gold, counts, fidx, fval, h, rs)
-            r = r * r_mul + r_add[x]
-            rewards[i] = r
+            xs[i], lens[i] = x, length
             k1s[i] = k1
-            mean_r += r
             mean_k1 += k1
+        # The batch's rewards by one call (a call per response would pass a dozen arrays).
+        rewards_into(source, xs, acts, lens, n, V, rm, gold, rewards)
+        for i in range(n):
+            r = rewards[i] * r_mul + r_add[xs[i]]
+            rewards[i] = r
+            mean_r += r
         mean_r /= n
         mean_k1 /= n
         if whiten and n > 1:  # per batch, over every prompt's responses

@@ -179,11 +179,12 @@ def combine_members(rs: np.ndarray, mode: int, lam: float) -> float:
         mean += rs[m]
         lo = min(lo, rs[m])
     mean /= k
+    out = mean  # one exit: Numba prunes an inlined function's reference counts only then
     if mode == ENSEMBLE_MIN:
-        return lo
-    if mode == ENSEMBLE_UWO:
+        out = lo
+    elif mode == ENSEMBLE_UWO:
         var = 0.0
         for m in range(k):
             var += (rs[m] - mean) * (rs[m] - mean)
-        return mean - lam * var / k
-    return mean
+        out = mean - lam * var / k
+    return out

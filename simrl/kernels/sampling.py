@@ -20,7 +20,7 @@ def draw_action(cdf_row: np.ndarray, u: float) -> int:
     return a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def draw_from_probs(p_row: np.ndarray, u: float) -> int:
     """Inverse-CDF draw from a probability row, accumulating the CDF on the fly (the same
     branch-free count as :func:`draw_action`)."""
