@@ -306,6 +306,8 @@ def policy_steps(
                 length += 1
                 prev = a
             nact[i] = length + 1 if length < T else T
+            for t in range(nact[i], T):  # a response row is 0 past its length (EOS included)
+                acts[i, t] = 0
             xs[i], lens[i] = x, length
             k1s[i] = k1
             mean_k1 += k1
