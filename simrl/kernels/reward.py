@@ -106,10 +106,10 @@ def proxy_into(
     """Proxy reward of the first ``n`` responses ``tokens[i, :lengths[i]]`` (content tokens
     1..V) to prompts ``prompts[i]``, into ``out[:n]``.
 
-    Samplers collect a batch of responses and score it with one call: a compiled call per
-    response would cost an atomic reference-count update per array it passes, which was
-    about a third of a default run, and inlining the scoring into every sampler multiplies
-    its compile time.
+    Samplers collect a batch of responses and score it with one call, where the scoring
+    path is inlined once: a compiled call per response passes a dozen arrays, each with its
+    atomic reference-count updates, and inlining the scoring into every sampler instead
+    multiplies compile time.
     """
     counts, fidx, fval, h, rs = proxy_scratch(rm, V, tokens.shape[1])
     for i in range(n):
