@@ -45,6 +45,7 @@ from numba import njit
 from simrl.kernels.occupancy import chi2_step
 from simrl.kernels.reward import rewards_into
 from simrl.kernels.sampling import draw_from_probs
+from simrl.kernels.softmax import softmax_row
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
@@ -68,28 +69,12 @@ def policy_row(
     logp: np.ndarray,
     probs: np.ndarray,
 ) -> None:
-    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits theta + u + U[x].
-
-    The same operations in the same order as :func:`simrl.kernels.softmax.softmax_row`, so
-    the results are bit-identical to it (and log pi to ``log_softmax_row``, which gives
-    log pi_ref), except that the maximum is taken by this loop: ``ndarray.max`` costs as much
-    as the rest of an 11-entry row in Numba. Like it, the loop propagates a NaN.
-    """
-    mx = -math.inf
+    """log pi(. | x, t, prev) and pi(. | x, t, prev) of the current logits theta + u + U[x]
+    (written to ``logits``), by :func:`simrl.kernels.softmax.softmax_row`: bit-identical to
+    the policy's tables (and so log pi_ref), NaN propagated."""
     for c in range(logits.shape[0]):
-        z = theta[x, t, prev, c] + u[c] + U[x, c]
-        logits[c] = z
-        if z > mx or z != z:
-            mx = z
-    s = 0.0
-    for c in range(logits.shape[0]):
-        e = math.exp(logits[c] - mx)
-        probs[c] = e
-        s += e
-    lse = mx + math.log(s)
-    for c in range(logits.shape[0]):
-        logp[c] = logits[c] - lse
-        probs[c] /= s
+        logits[c] = theta[x, t, prev, c] + u[c] + U[x, c]
+    softmax_row(logits, logp, probs)
 
 
 @njit(cache=True, inline="always")
