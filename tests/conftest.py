@@ -91,3 +91,20 @@ def run_spec(spec: dict, spec_dir: str = ".") -> list[dict]:
         assert out["status"] == "ok", out["error"]
         runs.append({**out, "flat": dict(store.flatten(out["config"]))})
     return runs
+
+
+def finite_difference(f, theta, u, U, shared, h=1e-5):
+    """Central differences of f(theta, u, U) in every parameter (u, U only when shared), in
+    the order of ``np.concatenate([theta.ravel(), u, U.ravel()])``."""
+    params = [theta, u, U] if shared else [theta]
+    out = []
+    for arr in params:
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            arr[i] = old + h
+            hi = f(theta, u, U)
+            arr[i] = old - h
+            lo = f(theta, u, U)
+            arr[i] = old
+            out.append((hi - lo) / (2 * h))
+    return np.array(out)

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import random_logits, tiny_config
+from conftest import finite_difference, random_logits, tiny_config
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,22 +118,6 @@ def expected_update(theta, u, U, shared, logp_ref, estimator, adv_one=False):
 
 def flat(theta, u, U, shared):
     return np.concatenate([theta.ravel(), u, U.ravel()]) if shared else theta.ravel().copy()
-
-
-def finite_difference(f, theta, u, U, shared, h=1e-5):
-    """Central differences of f(theta, u, U) in every parameter (u, U only when shared)."""
-    params = [theta, u, U] if shared else [theta]
-    out = []
-    for arr in params:
-        for i in np.ndindex(arr.shape):
-            old = arr[i]
-            arr[i] = old + h
-            hi = f(theta, u, U)
-            arr[i] = old - h
-            lo = f(theta, u, U)
-            arr[i] = old
-            out.append((hi - lo) / (2 * h))
-    return np.array(out)
 
 
 def kl_forward(logp_ref):
