@@ -37,11 +37,16 @@ def ok_runs(runs: list[Run]) -> list[Run]:
     return [r for r in runs if r["status"] == "ok"]
 
 
-def grouped(runs: list[Run], label: Callable[[Run], str]) -> dict[str, list[Run]]:
-    """Runs grouped by ``label(run)``, in order of first appearance."""
+def grouped(
+    runs: list[Run], label: Callable[[Run], str], first: str | None = None
+) -> dict[str, list[Run]]:
+    """Runs grouped by ``label(run)``, in order of first appearance, except that the group
+    ``first`` (a page's baseline), if present, comes first."""
     out: dict[str, list[Run]] = {}
     for r in runs:
         out.setdefault(label(r), []).append(r)
+    if first in out:
+        out = {first: out[first], **out}
     return out
 
 

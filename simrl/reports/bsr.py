@@ -76,9 +76,7 @@ def report(runs: list[Run], out: Path) -> str:
     """Per-proxy tables, paired effects against BT on the proxy and on the policy,
     frontier.png, effects.png, robustness.png; effects.json."""
     runs = ok_runs(runs)
-    groups = grouped(runs, method)
-    if BASELINE in groups:  # the baseline first
-        groups = {BASELINE: groups[BASELINE], **groups}
+    groups = grouped(runs, method, first=BASELINE)
     arms = [g for g in groups if g != BASELINE]
     lines, _ = protocol_page(
         "BSR and the baselines: robustness, hidden norms, downstream gold",

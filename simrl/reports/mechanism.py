@@ -131,9 +131,7 @@ def report(runs: list[Run], out: Path) -> str:
     """Per-arm tables, paired effects of BSR against BT, the within-world correlations,
     frontier.png, effects.png, dispersion.png; effects.json."""
     runs = ok_runs(runs)
-    groups = grouped(runs, arm)
-    if BASELINE in groups:
-        groups = {BASELINE: groups[BASELINE], **groups}
+    groups = grouped(runs, arm, first=BASELINE)
     arms = [g for g in groups if g != BASELINE]
     lines, entries = protocol_page(
         "The BSR mechanism under a learned, unbounded, pretrained proxy",

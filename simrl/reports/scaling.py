@@ -92,9 +92,7 @@ def report(runs: list[Run], out: Path) -> str:
     """Per-arm tables, paired effects of data size and label noise against the default,
     the fit table; frontier figures by optimizer, data size and noise; effects.json."""
     runs = ok_runs(runs)
-    groups = grouped(runs, arm)
-    if BASELINE in groups:
-        groups = {BASELINE: groups[BASELINE], **groups}
+    groups = grouped(runs, arm, first=BASELINE)
     rl = {g: rs for g, rs in groups.items() if g.startswith("RL")}
     data = [g for g in rl if g.endswith("pairs")]
     noise = [g for g in rl if "noise" in g]
