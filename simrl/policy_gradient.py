@@ -105,14 +105,11 @@ class History:
     kl_coef: np.ndarray
 
 
-def chi2_reference(ref: TabularPolicy, coef: float) -> np.ndarray:
+def chi2_reference(ref: TabularPolicy, coef: float) -> np.ndarray | None:
     """The kernel's ``d_ref``: the reference's expected state-action visits when ``coef > 0``,
-    else a read-only placeholder of the same type that the kernel never reads."""
-    if coef > 0.0:
-        return OccupancyChi2.of(ref).d_ref
-    off = np.zeros((1, 1, 1, 1))
-    off.setflags(write=False)  # read-only like d_ref, so the kernel compiles once
-    return off
+    else None, which removes the chi^2 step from the compiled kernel (Numba prunes a branch
+    on an argument that is None before typing it), so runs without it never compile it."""
+    return OccupancyChi2.of(ref).d_ref if coef > 0.0 else None
 
 
 def optimize_policy_gradient(

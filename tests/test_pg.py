@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -402,6 +407,38 @@ def test_policy_steps_with_occupancy_chi2_match_a_plain_reimplementation(name, s
     want = reference_steps(s, algo, shared=shared, n_steps=6, rng=np.random.default_rng(6), **opts)
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+COLD_RUN = textwrap.dedent(
+    """
+    import dataclasses, sys
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from conftest import tiny_config
+    from simrl.experiment import build
+    from simrl.kernels import occupancy
+    from simrl.optimize import Target, optimize
+    cfg = tiny_config(policy={{"steps": 2, "eval_every": 2}})
+    s = build(cfg)
+    for coef in (0.0, 1.0):
+        pc = dataclasses.replace(cfg.policy, occupancy_chi2=coef)
+        optimize(s.ref, Target.proxy(s.rm), pc, np.random.default_rng(0), lambda *_: None)
+        print(len(occupancy.chi2_step.signatures))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_run_without_chi2_does_not_compile_it(tmp_path):
+    """Without the occupancy chi^2 the kernel gets ``d_ref = None`` and Numba prunes the
+    chi^2 step before typing, so a cold start does not compile it (about 4 s); with it the
+    step is compiled. A fresh process with an empty Numba cache, so nothing is loaded."""
+    code = COLD_RUN.format(tests=str(Path(__file__).parent))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["0", "1"]
 
 
 # --- Reward normalization on reference responses -------------------------------------------

@@ -200,7 +200,7 @@ def policy_steps(
     baseline_decay: float,
     grpo_std_norm: bool,
     chi2_coef: float,
-    d_ref: np.ndarray,
+    d_ref: np.ndarray | None,
     n_steps: int,
     rng: np.random.Generator,
     history: np.ndarray,
@@ -216,9 +216,10 @@ def policy_steps(
         whiten: normalize those rewards to mean 0 and SD 1 over each batch (all its prompts
             and responses) before the k1 penalty is subtracted.
         grpo_std_norm: GRPO (True) or Dr. GRPO (False); read only with ``algo = ALGO_GRPO``.
-        chi2_coef: lambda of the occupancy chi^2 (0: off).
+        chi2_coef: lambda of the occupancy chi^2 (read only with ``d_ref``).
         d_ref: the reference's expected state-action visits
-            (:func:`simrl.kernels.occupancy.state_action_occupancy`; unread when off).
+            (:func:`simrl.kernels.occupancy.state_action_occupancy`), None when off: the
+            chi^2 branch is then pruned before typing, and its kernels are not compiled.
         state: ``[beta, baseline]`` carried between calls: the KL coefficient (adapted if
             ``kl_target > 0``, Ziegler et al. 2019) and the REINFORCE baseline (NaN before
             the first step).
@@ -339,7 +340,7 @@ def policy_steps(
         for i in range(n):
             if not math.isfinite(adv[i]):
                 return False
-        if chi2_coef > 0.0:  # at the sampling parameters: the first pass reads only *_old rows
+        if d_ref is not None:  # at the sampling parameters: the first pass reads only *_old rows
             chi2_step(theta, u, U, shared, d_ref, chi2_coef, lr)
         for epoch in range(epochs):
             lp, pr = lp_old, pr_old  # epoch 0: pi_old itself
