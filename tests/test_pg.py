@@ -22,6 +22,7 @@ from simrl.kernels import pg
 from simrl.kernels.kl import exact_kl, occupancy
 from simrl.kernels.reward import reward_batch
 from simrl.kernels.softmax import log_softmax_table, softmax_row
+from simrl.kernels.vexp import vexp
 from simrl.occupancy import OccupancyChi2
 from simrl.optimize import Target, normalized, optimize
 from simrl.policy import enumerate_responses, shared_logit_grads
@@ -54,6 +55,45 @@ def test_policy_row_propagates_nan_like_softmax_row():
     logits, lp, pr = np.zeros(4), np.zeros(4), np.zeros(4)
     pg.policy_row(theta, np.zeros(4), np.zeros((1, 4)), 0, 0, 0, logits, lp, pr)
     assert np.isnan(lp).all() and np.isnan(pr).all()
+
+
+@given(seeds, st.sampled_from([1e-3, 1.0, 300.0]), st.booleans(), st.integers(1, 40))
+def test_policy_rows_are_the_rows_with_a_vectorized_exp(seed, scale, ties, n):
+    """The later passes' block of rows (policy_rows, softmax_rows) is, bit for bit, each row
+    taken alone with the exponential vexp (the vectorized loop gives vexp's scalar result at
+    every lane and at the remainder) and within 4 ulp of policy_row's C-library rows."""
+    rng = np.random.default_rng(seed)
+    P, T, A = 2, 3, 11
+    theta = scale * rng.standard_normal((P, T, A, A))
+    if ties:
+        theta = np.round(theta)
+    u, U = rng.standard_normal(A), rng.standard_normal((P, A))
+    sx, st_, sp = rng.integers(0, P, n), rng.integers(0, T, n), rng.integers(0, A, n)
+    lp, pr = np.zeros((n + 3, A)), np.zeros((n + 3, A))
+    pg.policy_rows(theta, u, U, sx, st_, sp, n, lp, pr)
+    assert not lp[n:].any() and not pr[n:].any()  # rows past n untouched
+    logits, want_lp, want_pr = np.zeros(A), np.zeros(A), np.zeros(A)
+    for i in range(n):
+        z = theta[sx[i], st_[i], sp[i]] + u + U[sx[i]]
+        mx = z.max()
+        e = [vexp(float(v - mx)) for v in z]
+        total = 0.0
+        for v in e:  # left to right, as the kernel
+            total += v
+        lse = mx + math.log(total)
+        assert np.array_equal(lp[i], z - lse) and np.array_equal(pr[i], np.array(e) / total)
+        pg.policy_row(theta, u, U, sx[i], st_[i], sp[i], logits, want_lp, want_pr)
+        np.testing.assert_array_max_ulp(pr[i], want_pr, maxulp=4)
+        np.testing.assert_allclose(lp[i], want_lp, rtol=0, atol=4 * np.spacing(np.abs(z).max()))
+
+
+def test_policy_rows_propagate_nan():
+    theta = np.zeros((1, 1, 4, 4))
+    theta[0, 0, 1, 2] = np.nan
+    lp, pr = np.zeros((2, 4)), np.zeros((2, 4))
+    states = np.zeros(2, np.int64), np.zeros(2, np.int64), np.array([0, 1])
+    pg.policy_rows(theta, np.zeros(4), np.zeros((1, 4)), *states, 2, lp, pr)
+    assert np.isfinite(lp[0]).all() and np.isnan(lp[1]).all() and np.isnan(pr[1]).all()
 
 
 # --- The expected update of each KL penalty, by enumerating every response ------------------

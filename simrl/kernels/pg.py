@@ -45,7 +45,7 @@ from numba import njit
 from simrl.kernels.occupancy import chi2_step
 from simrl.kernels.reward import rewards_into
 from simrl.kernels.sampling import draw_from_probs
-from simrl.kernels.softmax import softmax_row
+from simrl.kernels.softmax import softmax_row, softmax_rows
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
@@ -99,6 +99,28 @@ def add_score(
         if shared:
             u[c] += d
             U[x, c] += d
+
+
+@njit(cache=True, inline="always")
+def policy_rows(
+    theta: np.ndarray,
+    u: np.ndarray,
+    U: np.ndarray,
+    sx: np.ndarray,
+    st: np.ndarray,
+    sp: np.ndarray,
+    n: int,
+    logp: np.ndarray,
+    probs: np.ndarray,
+) -> None:
+    """:func:`policy_row` of the states ``(sx[i], st[i], sp[i])``, i < n, into rows i of
+    ``logp`` and ``probs``, with every exponential of the block in one vectorized loop
+    (:func:`simrl.kernels.softmax.softmax_rows`: within a few ulp of :func:`policy_row`,
+    not bit-equal)."""
+    for i in range(n):
+        for c in range(logp.shape[1]):
+            logp[i, c] = theta[sx[i], st[i], sp[i], c] + u[c] + U[sx[i], c]
+    softmax_rows(logp, n, logp, probs)
 
 
 @njit(cache=True, inline="always")
@@ -346,8 +368,7 @@ def policy_steps(
             lp, pr = lp_old, pr_old  # epoch 0: pi_old itself
             if epoch > 0:  # pi at the start of this epoch, for every visited state
                 lp, pr = lp_new, pr_new
-                for sl in range(nrows):
-                    policy_row(theta, u, U, sx[sl], st[sl], sp[sl], logits, lp[sl], pr[sl])
+                policy_rows(theta, u, U, sx, st, sp, nrows, lp, pr)
             for i in range(n):
                 m = nact[i]
                 for t in range(m):
