@@ -257,7 +257,10 @@ def policy_steps(
     # Every sample of a step is drawn from, and its update reads, the rows of the policy as it
     # was before the step (PPO: at the start of the epoch). Samples share states (the first
     # state of a prompt, common prefixes), so each distinct visited state gets one row per
-    # step, computed on first visit: the same numbers as one row per visit, fewer exps.
+    # step, computed on first visit: the same numbers as one row per visit, fewer exps. A
+    # later PPO/GRPO pass recomputes the rows of those states as one block (policy_rows, a
+    # vectorized exp): within a few ulp of policy_row, so an unmoved state's ratio pi / pi_old
+    # is 1 to within 1e-15 rather than exactly.
     seen = np.full(P * T * S, -1, np.int64)  # step that last gave state (x, t, prev) a row
     slot_of = np.zeros(P * T * S, np.int64)  # its row in *_rows during that step
     sx = np.zeros(n * T, np.int64)  # state of each row
