@@ -84,7 +84,7 @@ def test_help_does_not_import_the_heavy_stack():
     """Numba, matplotlib and the kernels load only when a command needs them (registering
     the Gymnasium ids at import needs gymnasium, hence NumPy, and nothing more)."""
     code = (
-        "import sys; from simrl.cli import _parser; _parser(); "
+        "import sys; from simrl.cli import build_parser; build_parser(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'matplotlib') "
         "or m.startswith('simrl.kernels')))"
     )

@@ -183,7 +183,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def check_command(tokens: tuple[str, ...], full: bool) -> None:
     """Raise AssertionError naming what the docs show that the CLI does not accept."""
-    parser = cli._parser()
+    parser = cli.build_parser()
     shown = " ".join(tokens)
     args = [t for t in tokens[1:] if t not in ("|", "...", "…")]
     args = [t.strip("[]") for t in args]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from simrl.cli import _parser, main
+from simrl.cli import build_parser, main
 from simrl.reports._findings import FINDINGS, findings_markdown
 
 
@@ -88,7 +88,7 @@ def test_cli_regenerates_the_page(docs, tmp_path, capsys):
     assert main(["findings", "--docs", str(docs), "--out", str(out)]) == 0
     assert out.read_text() == findings_markdown(docs)
     capsys.readouterr()
-    args = _parser().parse_args(["findings"])
+    args = build_parser().parse_args(["findings"])
     assert (args.docs, args.out) == ("docs/experiments", "docs/findings.md")
     assert main(["findings", "--docs", str(tmp_path / "nowhere")]) == 2
     assert "--docs" in capsys.readouterr().err
