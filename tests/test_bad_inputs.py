@@ -23,9 +23,10 @@ import numpy as np
 import pytest
 from conftest import TINY_SPEC_BASE
 
-from simrl import executors, store
+from simrl import store
 from simrl.cli import main, to_json
 from simrl.config import Config, ConfigError, RMConfig, WorldConfig, load
+from simrl.executors import cluster
 
 TINY = TINY_SPEC_BASE  # the world of conftest.tiny_config
 SCALING = 'report = "scaling"\n' + TINY + "[grid]\nseed = [0]\n"
@@ -427,7 +428,7 @@ def test_bad_input_is_one_line_and_touches_nothing(
     name, tmp_path, capsys, monkeypatch, silent_server
 ):
     case = CASES[name]
-    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", 2.0)
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2.0)
     for k, v in case.env.items():
         monkeypatch.setenv(k, v)
     for make in case.make:
