@@ -15,7 +15,7 @@ from conftest import run_spec
 
 from simrl import store
 from simrl.config import Config
-from simrl.reports import accuracy, load_report
+from simrl.reports import _accuracy_measures, accuracy, load_report
 from simrl.reports.accuracy import DENOISED, MEASURES, measure_correlations, spread_rows
 
 RHO = 0.6  # the planted within-world correlation of in-domain accuracy with NDR
@@ -63,7 +63,7 @@ def ok(runs: list[dict], opt: str = "rloo") -> list[dict]:
 
 
 def test_recovers_a_planted_within_world_correlation_that_pooling_reverses(monkeypatch):
-    monkeypatch.setattr(accuracy, "N_RESAMPLES", 400)
+    monkeypatch.setattr(_accuracy_measures, "N_RESAMPLES", 400)
     runs = ok(synthetic_runs())
     c = measure_correlations(runs, "rm_test_acc")
     assert abs(c["pearson"].mean - RHO) < 0.15  # six worlds of 30: SE about 0.05
@@ -75,13 +75,13 @@ def test_recovers_a_planted_within_world_correlation_that_pooling_reverses(monke
 
 
 def test_a_planted_null_stays_null(monkeypatch):
-    monkeypatch.setattr(accuracy, "N_RESAMPLES", 400)
+    monkeypatch.setattr(_accuracy_measures, "N_RESAMPLES", 400)
     c = measure_correlations(ok(synthetic_runs()), "rm_heldout_acc")
     assert c["spearman"].low < 0 < c["spearman"].high
 
 
 def test_report_on_synthetic_runs_writes_well_formed_effects(tmp_path, monkeypatch):
-    monkeypatch.setattr(accuracy, "N_RESAMPLES", 100)
+    monkeypatch.setattr(_accuracy_measures, "N_RESAMPLES", 100)
     runs = synthetic_runs(n_worlds=4, per_world=8)
     text = load_report("accuracy")(runs, tmp_path)
     assert (tmp_path / "scatter.png").stat().st_size > 0

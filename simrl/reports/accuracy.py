@@ -22,78 +22,74 @@ Worlds are the clustering unit: every correlation is computed within one world (
 proxies of that world) and summarized across worlds
 (:func:`simrl.stats.within_world_correlation`), so differences between worlds neither
 create nor hide a relation, and the runs of a world are not counted as independent evidence.
+
+The measures and their correlations are in :mod:`simrl.reports._accuracy_measures`, the
+rows of the tables in :mod:`simrl.reports._accuracy_tables`; their public names are
+re-exported here for existing callers (``N_RESAMPLES`` is read where it is defined: change
+it in :mod:`simrl.reports._accuracy_measures`). This module writes the figure and the
+report.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from simrl import effects as fx
-from simrl.reports._common import BUDGETS, Run, fmt, gold_at, grouped, md_table, ok_runs
-from simrl.reports._protocol import write_effects
-from simrl.stats import (
-    mean_se,
-    spearman_difference,
-    within_world_correlation,
-    within_world_statistic,
+from simrl.reports._accuracy_measures import (
+    DENOISED,
+    MEASURES,
+    METHODS,
+    N_RESAMPLES,
+    PAIR_KEY,
+    TAU_KEY,
+    denoised,
+    effect_cell,
+    measure,
+    measure_correlations,
+    optimizer,
+    pair_vs_multi,
+    regularizer,
+    short_optimizer,
 )
+from simrl.reports._accuracy_tables import (
+    BIN_WIDTH,
+    budget_rows,
+    correlation_rows,
+    factor_rows,
+    spread_rows,
+    within_noise_rows,
+)
+from simrl.reports._common import BUDGETS, Run, grouped, md_table, ok_runs
+from simrl.reports._protocol import write_effects
 
-# (key, label, kind): kind "pair", "multi" (several responses per prompt) or "other" (the
-# proxy's reward scale, for contrast: not an accuracy). A key ending in DENOISED is the pair
-# accuracy of that summary key corrected for the label noise of its test pairs (``denoised``).
-DENOISED = ":denoised"
-MEASURES = [
-    ("rm_train_acc", "pair acc., training pairs", "pair"),
-    ("rm_test_acc", "pair acc., in-domain", "pair"),
-    ("rm_heldout_acc", "pair acc., held-out prompts", "pair"),
-    ("rm_acc_response_ood", "pair acc., other policy's responses", "pair"),
-    ("rm_acc_mutual_ood", "pair acc., held-out prompts × other policy", "pair"),
-    ("rm_test_acc" + DENOISED, "de-noised pair acc., in-domain", "pair"),
-    ("rm_heldout_acc" + DENOISED, "de-noised pair acc., held-out prompts", "pair"),
-    ("rm_acc_response_ood" + DENOISED, "de-noised pair acc., other policy's responses", "pair"),
-    ("rm_acc_mutual_ood" + DENOISED, "de-noised pair acc., held-out × other policy", "pair"),
-    ("rm_tau_in_domain", "τ, in-domain", "multi"),
-    ("rm_tau_prompt_ood", "τ, held-out prompts", "multi"),
-    ("rm_tau_response_ood", "τ, other policy's responses", "multi"),
-    ("rm_tau_mutual_ood", "τ, held-out prompts × other policy", "multi"),
-    ("proxy_ref_std", "not accuracy: proxy reward std under the reference", "other"),
+__all__ = [
+    "BIN_WIDTH",
+    "DENOISED",
+    "MARKERS",
+    "MEASURES",
+    "METHODS",
+    "N_RESAMPLES",
+    "PAIR_KEY",
+    "PREDICTED",
+    "TAU_KEY",
+    "budget_rows",
+    "correlation_rows",
+    "denoised",
+    "factor_rows",
+    "measure",
+    "measure_correlations",
+    "optimizer",
+    "pair_vs_multi",
+    "regularizer",
+    "report",
+    "scatter_figure",
+    "short_optimizer",
+    "spread_rows",
+    "within_noise_rows",
 ]
-PAIR_KEY = "rm_test_acc" + DENOISED  # the accuracy of the bins and the scatter plot
-TAU_KEY = "rm_tau_in_domain"
-N_RESAMPLES = 2000  # bootstrap resamples of every interval
-METHODS = ("pearson", "spearman")
-BIN_WIDTH = 0.02  # in-domain pair accuracy bins for the spread of NDR
+
 MARKERS = "os^Dvp*"
-
-
-def optimizer(run: Run) -> str:
-    """The optimizer of a run and the point NDR is measured at, as a short label."""
-    p = run["config"]["policy"]
-    if p["optimizer"] == "bon":
-        return f"best-of-n (n = {p['bon_n_max']})"
-    name = {"rloo": "RLOO", "ppo": "PPO", "reinforce": "REINFORCE"}.get(
-        p["optimizer"], p["optimizer"]
-    )
-    return f"{name} ({p['steps']} steps)"
-
-
-def regularizer(run: Run) -> str:
-    """The proxy's regularizer: plain Bradley–Terry, centering or BSR."""
-    rm = run["config"]["rm"]
-    if rm.get("bsr_lambda", 0) > 0:
-        return f"BSR {rm['bsr_lambda']:g}"
-    if rm["center_rewards_coefficient"] > 0:
-        return f"centering {rm['center_rewards_coefficient']:g}"
-    if rm.get("weight_decay", 0) > 0:
-        return f"weight decay {rm['weight_decay']:g}"
-    return "BT"
-
-
-def short_optimizer(run: Run) -> str:
-    """``RLOO``, ``best-of-n``: the optimizer without its budget (the key in effects.json)."""
-    return optimizer(run).split(" (")[0]
 
 
 #: Wen et al. 2025: accuracy on data the proxy was not trained on correlates (weakly)
@@ -115,210 +111,6 @@ def _entry(arm: str, key: str, label: str, e: fx.Effect, pred: tuple[int, float]
         "margin": margin,
         "verdict": None if direction is None else fx.verdict(e, direction, margin),
     }
-
-
-def denoised(accuracy: float, label_noise: float) -> float:
-    """Accuracy against the labels before flipping, from accuracy against flipped labels.
-
-    Test pairs carry the run's own label noise: each label is flipped with probability
-    epsilon independently of everything else, so the expected measured accuracy is
-    (1 - eps) a + eps (1 - a) and a = (measured - eps) / (1 - 2 eps). That puts proxies
-    trained (and hence tested) at different noise levels on one scale.
-    """
-    return (accuracy - label_noise) / (1.0 - 2.0 * label_noise)
-
-
-def measure(run: Run, key: str) -> float | None:
-    """The value of a measure (a summary key, or one with ``DENOISED``) for a run; None if
-    missing or not finite."""
-    base = key.removesuffix(DENOISED)
-    v = run["summary"].get(base)
-    if v is None or not math.isfinite(v):
-        return None
-    if key.endswith(DENOISED):
-        eps = run["config"]["gold"]["label_noise"]
-        return denoised(v, eps) if eps < 0.5 else None
-    return float(v)
-
-
-def _stat(runs: list[Run], key: str) -> tuple[float, float, int]:
-    return mean_se(measure(r, key) for r in runs)
-
-
-def _target(key: str) -> Any:
-    """A y variable: ``"ndr"`` or ``"gold@d"`` (gold at sqrt(KL) = d)."""
-    if key.startswith("gold@"):
-        d = float(key.removeprefix("gold@"))
-        return lambda r: gold_at(r, d)
-    return lambda r: measure(r, key)
-
-
-def _paired(runs: list[Run], key: str, y: str = "ndr") -> dict[int, tuple[list, list]]:
-    """Per world, the (measure, y) values of the runs that have both."""
-    get = _target(y)
-    out: dict[int, tuple[list, list]] = {}
-    for r in runs:
-        a, b = measure(r, key), get(r)
-        if a is not None and b is not None:
-            xs, ys = out.setdefault(fx.world_of(r), ([], []))
-            xs.append(a)
-            ys.append(b)
-    return out
-
-
-def measure_correlations(runs: list[Run], key: str, y: str = "ndr") -> dict[str, fx.Effect] | None:
-    """Pearson and Spearman correlations of ``key`` with ``y`` (NDR by default) within each
-    world, summarized across worlds; None when no world has three usable runs."""
-    xy = _paired(runs, key, y)
-    out = {m: within_world_correlation(xy, m, N_RESAMPLES) for m in METHODS}
-    return out if out["spearman"].n_worlds else None
-
-
-def _cell(c: fx.Effect | None) -> str:
-    if c is None or not math.isfinite(c.mean):
-        return "n/a"
-    if not (math.isfinite(c.low) and math.isfinite(c.high)):
-        return f"{c.mean:+.2f} [n/a]"
-    return f"{c.mean:+.2f} [{c.low:+.2f}, {c.high:+.2f}]"
-
-
-def _per_world(c: fx.Effect | None) -> str:
-    if c is None:
-        return "n/a"
-    return " ".join(f"{v:+.2f}" for _, v in sorted(c.per_world.items(), key=lambda kv: int(kv[0])))
-
-
-def correlation_rows(runs: list[Run]) -> tuple[list[list[Any]], dict[str, Any]]:
-    """Table rows (measure, runs, mean, Pearson and Spearman within worlds, worlds with a
-    positive Spearman, per-world Spearman) and the correlations by summary key."""
-    rows, corr = [], {}
-    for key, label, _ in MEASURES:
-        c = measure_correlations(runs, key)
-        corr[key] = c
-        s = c["spearman"] if c else None
-        rows.append(
-            [
-                label,
-                s.n_pairs if s else 0,
-                fmt(_stat(runs, key)),
-                *(_cell(c[m] if c else None) for m in METHODS),
-                f"{sum(v > 0 for v in s.per_world.values())}/{s.n_worlds}" if s else "n/a",
-                _per_world(s),
-            ]
-        )
-    return rows, corr
-
-
-def pair_vs_multi(runs: list[Run]) -> tuple[str, fx.Effect | None]:
-    """Does in-domain τ (several responses per prompt) rank NDR better than de-noised
-    in-domain pair accuracy? Spearman(τ, NDR) − Spearman(acc., NDR) within each world,
-    summarized across worlds (Kim et al. 2025 predict > 0)."""
-    get = _target("ndr")
-    groups: dict[int, tuple[list, list, list]] = {}
-    for r in runs:
-        a, t, y = measure(r, PAIR_KEY), measure(r, TAU_KEY), get(r)
-        if a is not None and t is not None and y is not None:
-            for v, x in zip(
-                groups.setdefault(fx.world_of(r), ([], [], [])), (a, t, y), strict=True
-            ):
-                v.append(x)
-    e = within_world_statistic(groups, spearman_difference, N_RESAMPLES)
-    if not e.n_worlds:
-        return "Not enough runs to compare pair accuracy with multi-response τ.", None
-    return (
-        f"Spearman with NDR, in-domain τ minus de-noised in-domain pair accuracy, within "
-        f"worlds: {_cell(e)} ({e.agree}/{e.n_worlds} worlds agree in sign; Wilcoxon p "
-        f"{e.p:.3g}; per world {_per_world(e)}).",
-        e,
-    )
-
-
-def budget_rows(groups: dict[str, list[Run]]) -> list[list[Any]]:
-    """Within-world Spearman of de-noised in-domain pair accuracy and in-domain τ with the
-    gold at each matched sqrt(KL) budget, per optimizer: does a more accurate proxy give
-    more gold at the same distance from the reference?"""
-    rows = []
-    for g, rs in groups.items():
-        for key in (PAIR_KEY, TAU_KEY):
-            label = next(lb for k, lb, _ in MEASURES if k == key)
-            cells = []
-            for d in BUDGETS:
-                c = measure_correlations(rs, key, f"gold@{d:g}")
-                cells.append(_cell(c["spearman"] if c else None))
-            rows.append([g, label, *cells])
-    return rows
-
-
-def spread_rows(groups: dict[str, list[Run]], key: str = PAIR_KEY) -> list[list[Any]]:
-    """NDR among proxies of similar accuracy: per ``BIN_WIDTH`` bin of ``key`` holding at
-    least two runs of some optimizer, the number of runs and, per optimizer, the min and max
-    of NDR and their difference."""
-    bins: dict[int, dict[str, list[float]]] = {}
-    for g, rs in groups.items():
-        pairs = [p for xs, ys in _paired(rs, key).values() for p in zip(xs, ys, strict=True)]
-        for a, d in pairs:
-            bins.setdefault(math.floor(a / BIN_WIDTH + 1e-9), {}).setdefault(g, []).append(d)
-    rows = []
-    for b in sorted(bins):
-        if max(len(v) for v in bins[b].values()) < 2:
-            continue
-        row: list[Any] = [f"[{b * BIN_WIDTH:.2f}, {(b + 1) * BIN_WIDTH:.2f})"]
-        row.append(max(len(v) for v in bins[b].values()))
-        for g in groups:
-            v = bins[b].get(g, [])
-            row += (
-                [f"{min(v):+.2f} … {max(v):+.2f}", f"{max(v) - min(v):.2f}"]
-                if v
-                else ["n/a", "n/a"]
-            )
-        rows.append(row)
-    return rows
-
-
-def _factor_values(runs: list[Run]) -> list[tuple[str, list[Run]]]:
-    """(label, runs) per value of each proxy factor: label noise and data size in increasing
-    order, then the regularizers in order of appearance."""
-    out = []
-    for name, get in (
-        ("label noise", lambda r: r["config"]["gold"]["label_noise"]),
-        ("pairs", lambda r: r["config"]["data"]["n_pairs"]),
-    ):
-        for v in sorted({get(r) for r in runs}):
-            out.append((f"{name} {v:g}", [r for r in runs if get(r) == v]))
-    out += [(f"regularizer {g}", rs) for g, rs in grouped(runs, regularizer).items()]
-    return out
-
-
-def factor_rows(groups: dict[str, list[Run]]) -> list[list[Any]]:
-    """Mean ± SE of de-noised in-domain accuracy, in-domain τ and each optimizer's NDR per
-    value of each proxy factor (label noise, data size, regularizer), over everything else."""
-    every = [r for rs in groups.values() for r in rs]
-    return [
-        [
-            label,
-            fmt(_stat(rs, PAIR_KEY)),
-            fmt(_stat(rs, TAU_KEY)),
-            *(fmt(_stat([r for r in rs if optimizer(r) == g], "ndr")) for g in groups),
-        ]
-        for label, rs in _factor_values(every)
-    ]
-
-
-def within_noise_rows(groups: dict[str, list[Run]]) -> list[list[Any]]:
-    """Spearman correlation (95% CI) of NDR with in-domain pair accuracy and with in-domain
-    τ among the proxies of one label-noise level (the same test labels for all of them),
-    per optimizer."""
-    rows = []
-    noises = sorted({r["config"]["gold"]["label_noise"] for rs in groups.values() for r in rs})
-    for eps in noises:
-        row: list[Any] = [f"{eps:g}"]
-        for rs in groups.values():
-            sub = [r for r in rs if r["config"]["gold"]["label_noise"] == eps]
-            for key in ("rm_test_acc", TAU_KEY):
-                c = measure_correlations(sub, key)
-                row.append(_cell(c["spearman"] if c else None))
-        rows.append(row)
-    return rows
 
 
 def scatter_figure(groups: dict[str, list[Run]], path: Path) -> Path:
@@ -363,7 +155,8 @@ def scatter_figure(groups: dict[str, list[Run]], path: Path) -> Path:
                 )
             c = measure_correlations(rs, key)
             if c is not None:
-                ax.set_title(f"{g}: Spearman within worlds {_cell(c['spearman'])}", fontsize=8)
+                title = f"{g}: Spearman within worlds {effect_cell(c['spearman'])}"
+                ax.set_title(title, fontsize=8)
             else:
                 ax.set_title(g, fontsize=8)
             ax.set_xlabel(xlabel, fontsize=8)
