@@ -13,6 +13,11 @@ for its own optimizer's form): RL checkpoints of different runs share a step, no
 a mean RL curve would average points at different d; for best-of-n, whose d depends on n
 only, the fit of the mean curve is exactly the mean of the per-run fits (least squares is
 linear in y).
+
+The swept axes and the trends along them are in :mod:`simrl.reports._capacity_trends`, the
+rows of the tables in :mod:`simrl.reports._capacity_tables`; their public names are
+re-exported here for existing callers. This module draws the coefficients figure and writes
+the report.
 """
 
 from __future__ import annotations
@@ -21,167 +26,55 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from simrl import effects as fx
-from simrl.reports._common import Run, fmt, grouped, md_table, ok_runs, summary_stat
+from simrl.reports._capacity_tables import fit_rows, median, proxy_rows
+from simrl.reports._capacity_trends import (
+    AXES,
+    AXIS_LABEL,
+    COEFFICIENTS,
+    DEFAULT_PAIRS,
+    DEFAULT_WIDTH,
+    OPTIMIZERS,
+    PREDICTED,
+    TREND_METRICS,
+    on_axis,
+    optimizer,
+    slope,
+    trend,
+    trend_entries,
+)
+from simrl.reports._common import Run, grouped, md_table, ok_runs, summary_stat
 from simrl.reports._figures import effects_figure, frontier_figure
 from simrl.reports._protocol import (
-    GOLD_END_AND_MATCHED,
-    Metric,
     arm_tables,
     effects_table,
     saturation_note,
     summary_metric,
     write_effects,
 )
-from simrl.stats import within_world_statistic
 
-DEFAULT_WIDTH, DEFAULT_PAIRS = 32, 2000
-
-# (name, config section, field, the other axis held at its default)
-AXES = (
-    ("width", "rm", "hidden", ("data", "n_pairs", DEFAULT_PAIRS)),
-    ("data", "data", "n_pairs", ("rm", "hidden", DEFAULT_WIDTH)),
-)
-AXIS_LABEL = {"width": "log2 hidden width (2000 pairs)", "data": "log2 preference pairs (width 32)"}
-OPTIMIZERS = ("RL (RLOO)", "best-of-n")
-COEFFICIENTS = (("fit_alpha", "α"), ("fit_beta", "β"))
-
-
-def optimizer(run: Run) -> str:
-    """RL (RLOO) or best-of-n."""
-    return "best-of-n" if run["config"]["policy"]["optimizer"] == "bon" else "RL (RLOO)"
-
-
-def on_axis(runs: list[Run], axis: str) -> dict[int, list[Run]]:
-    """The runs of one swept axis (the other axis at its default), by the axis value, sorted."""
-    for name, section, key, (osec, okey, oval) in AXES:
-        if name == axis:
-            rs = [r for r in runs if r["config"][osec][okey] == oval]
-            by_value = grouped(rs, lambda r, s=section, k=key: r["config"][s][k])
-            return dict(sorted(by_value.items()))
-    raise ValueError(f"unknown axis {axis!r}")
-
-
-def median(runs: list[Run], key: str) -> str:
-    """Median over runs of a summary value (NaN and None left out), for the predicted peaks:
-    exp(alpha / beta - 1) explodes as beta goes to 0, so their means say little."""
-    v = [r["summary"].get(key) for r in runs]
-    v = [x for x in v if x is not None and math.isfinite(x)]
-    return f"{float(np.median(v)):.2f}" if v else "n/a"
-
-
-def fit_rows(runs: list[Run], opt: str) -> list[list[object]]:
-    """For one optimizer, per axis and value: alpha, beta and R^2 (mean ± SE over runs of the
-    per-run fits), the predicted peak (median) beside the measured one, and the final gold."""
-    rows: list[list[object]] = []
-    for axis, *_ in AXES:
-        for v, rs in on_axis([r for r in runs if optimizer(r) == opt], axis).items():
-            rows.append(
-                [
-                    axis,
-                    v,
-                    len(rs),
-                    fmt(summary_stat(rs, "fit_alpha")),
-                    fmt(summary_stat(rs, "fit_beta")),
-                    fmt(summary_stat(rs, "fit_r2"), 2),
-                    median(rs, "fit_peak_sqrt_kl"),
-                    fmt(summary_stat(rs, "peak_sqrt_kl"), 2),
-                    median(rs, "fit_peak_gold"),
-                    fmt(summary_stat(rs, "peak_gold"), 2),
-                    fmt(summary_stat(rs, "final_gold"), 2),
-                ]
-            )
-    return rows
-
-
-def proxy_rows(runs: list[Run]) -> list[list[object]]:
-    """Per axis and value: the proxy's label accuracy on its training pairs, on fresh in-domain
-    pairs and on held-out prompts, beside the Bayes accuracy (the proxy of a seed is the same
-    for both optimizers; the RL runs are used, or the best-of-n runs if there are none)."""
-    rl = [r for r in runs if optimizer(r) == OPTIMIZERS[0]]
-    rs_all = rl or runs
-    return [
-        [
-            axis,
-            v,
-            len(rs),
-            *(
-                fmt(summary_stat(rs, k))
-                for k in ("rm_train_acc", "rm_test_acc", "rm_heldout_acc", "rm_bayes_acc")
-            ),
-        ]
-        for axis, *_ in AXES
-        for v, rs in on_axis(rs_all, axis).items()
-    ]
-
-
-def slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares slope of y on x along the last axis (vectorized)."""
-    xc = x - x.mean(axis=-1, keepdims=True)
-    den = (xc * xc).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(
-            den > 0, (xc * (y - y.mean(axis=-1, keepdims=True))).sum(axis=-1) / den, np.nan
-        )
-
-
-TREND_METRICS = (
-    *(summary_metric(k, s) for k, s in COEFFICIENTS),
-    summary_metric("peak_gold", "gold peak"),
-    *GOLD_END_AND_MATCHED,
-)
-#: Gao et al. (section 3, RM size): beta falls and gold at a given KL rises with the proxy's
-#: size. No prediction for alpha or along the data axis.
-PREDICTED = {
-    "fit_beta": (-1, 0.0),
-    **{m.key: (1, 0.0) for m in GOLD_END_AND_MATCHED[1:]},
-}
-
-
-def trend(runs: list[Run], axis: str, metric: Metric) -> fx.Effect:
-    """How a per-run value moves along an axis: within each world, the least-squares slope
-    per doubling of the axis over that world's runs; summarized across worlds."""
-    xy: dict[int, tuple[list[float], list[float]]] = {}
-    for v, rs in on_axis(runs, axis).items():
-        for r in rs:
-            y = metric.get(r)
-            if y is not None:
-                xs, ys = xy.setdefault(fx.world_of(r), ([], []))
-                xs.append(math.log2(v))
-                ys.append(y)
-    return within_world_statistic(xy, slope)
-
-
-def trend_entries(runs: list[Run]) -> list[dict[str, object]]:
-    """effects.json entries: per optimizer, axis and metric, the within-world slope."""
-    entries: list[dict[str, object]] = []
-    for opt in OPTIMIZERS:
-        rs = [r for r in runs if optimizer(r) == opt]
-        for axis, *_ in AXES:
-            if len(on_axis(rs, axis)) < 3:  # too few sizes for a trend
-                continue
-            for m in TREND_METRICS:
-                e = trend(rs, axis, m)
-                direction, margin = (
-                    PREDICTED.get(m.key, (None, 0.0)) if axis == "width" else (None, 0.0)
-                )
-                entries.append(
-                    {
-                        "comparison": "slope per doubling, within worlds",
-                        "arm": f"{opt}, {axis}",
-                        "baseline": None,
-                        "metric": f"slope:{m.key}",
-                        "label": m.label,
-                        "digits": 3,
-                        **e.to_dict(),
-                        "direction": direction,
-                        "margin": margin if direction is not None else None,
-                        "verdict": None if direction is None else fx.verdict(e, direction, margin),
-                    }
-                )
-    return entries
+__all__ = [
+    "AXES",
+    "AXIS_LABEL",
+    "COEFFICIENTS",
+    "DEFAULT_PAIRS",
+    "DEFAULT_WIDTH",
+    "OPTIMIZERS",
+    "PREDICTED",
+    "TREND_METRICS",
+    "arm",
+    "coefficients_figure",
+    "curve_label",
+    "fit_rows",
+    "median",
+    "on_axis",
+    "optimizer",
+    "proxy_rows",
+    "report",
+    "slope",
+    "trend",
+    "trend_entries",
+]
 
 
 def coefficients_figure(runs: list[Run], path: Path) -> Path:
