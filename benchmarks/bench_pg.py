@@ -335,13 +335,20 @@ def check(prob: Problem, ref: TabularPolicy, n_steps: int = 3) -> float:
     return diff
 
 
+#: The line of ``policy_steps`` computing a later epoch's rows (the end of phase 4).
+BLOCK_ROWS = "                policy_rows(theta, u, U, sx, st, sp, nrows, lp, pr)\n"
+
+
 def kernel_variant(source: str, name: str, phases: bool = False) -> ModuleType:
     """Import a copy of a ``simrl/kernels/pg.py`` source as module ``name`` (no Numba cache).
 
     With ``phases`` the copy's ``policy_steps`` takes a last argument ``stage`` and stops each
     step after phase ``stage``: 1 rollout (rows, draws, KL term), 2 + proxy reward,
-    3 + advantage and the first pass of updates, 4 everything (PPO's later epochs). The
-    edits are textual; an assertion fails if the source no longer has the lines they edit.
+    3 + advantage and the first pass of updates, 4 + the rows of PPO's later epochs (and
+    nothing else of them), 5 everything (their ratios and updates too). A kernel from before
+    the later epochs computed their rows as one block (no ``BLOCK_ROWS`` line) has no stage 4.
+    The edits are textual; an assertion fails if the source no longer has the lines they
+    edit.
     """
     src = source.replace("cache=True", "cache=False")
     if phases:
@@ -367,6 +374,13 @@ def kernel_variant(source: str, name: str, phases: bool = False) -> ModuleType:
                 "        for epoch in range(epochs if stage >= 4 else 1):",
             ),
         ]
+        if BLOCK_ROWS in src:  # a later epoch's rows, then (stage 4) nothing more of it
+            edits.append(
+                (
+                    BLOCK_ROWS,
+                    BLOCK_ROWS + "                if stage < 5:\n" + " " * 20 + "continue\n",
+                )
+            )
         for old, new in edits:
             assert src.count(old) == 1, f"cannot cut the kernel into phases at {old!r}"
             src = src.replace(old, new)
@@ -430,11 +444,18 @@ def profile(prob: Problem, ref: TabularPolicy, repeats: int, source: str, label:
         "rollout: rows, draws, KL term",
         "proxy reward",
         "advantage + first pass of updates",
-        "PPO: later epochs (rows + updates)",
+        "PPO: later epochs, their rows",
+        "PPO: later epochs, ratios + updates",
     ]
+    if BLOCK_ROWS not in source:
+        labels[4] = "PPO: later epochs (rows + updates)"
     print(f"# phases of the step ({label}) at pi_ref, CPU ns per sample, median of {repeats}")
     for algo in ("rloo", "ppo"):
-        stages = (1, 2, 3, 4) if algo == "ppo" else (1, 2, 3)
+        stages = (
+            ((1, 2, 3, 4, 5) if BLOCK_ROWS in source else (1, 2, 3, 5))
+            if algo == "ppo"
+            else (1, 2, 3)
+        )
         runners = {st: timed(mod.policy_steps, prob, ref, algo, 1e-12, st) for st in stages}
         for fn in runners.values():
             fn(0)

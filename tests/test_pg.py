@@ -59,7 +59,7 @@ def test_policy_row_propagates_nan_like_softmax_row():
 
 @given(seeds, st.sampled_from([1e-3, 1.0, 300.0]), st.booleans(), st.integers(1, 40))
 def test_policy_rows_are_the_rows_with_a_vectorized_exp(seed, scale, ties, n):
-    """The later passes' block of rows (policy_rows, softmax_rows) is, bit for bit, each row
+    """The later passes' block of rows (policy_rows, softmax_columns) is, bit for bit, each row
     taken alone with the exponential vexp (the vectorized loop gives vexp's scalar result at
     every lane and at the remainder) and within 4 ulp of policy_row's C-library rows."""
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
-from simrl.kernels.softmax import softmax_row, softmax_rows
+from simrl.kernels.softmax import softmax_columns, softmax_row
 
 ALGO_REINFORCE = 0
 ALGO_RLOO = 1
@@ -80,13 +80,16 @@ def policy_rows(
     probs: np.ndarray,
 ) -> None:
     """:func:`policy_row` of the states ``(sx[i], st[i], sp[i])``, i < n, into rows i of
-    ``logp`` and ``probs``, with every exponential of the block in one vectorized loop
-    (:func:`simrl.kernels.softmax.softmax_rows`: within a few ulp of :func:`policy_row`,
-    not bit-equal)."""
+    ``logp`` and ``probs``: the block's logits gathered as columns, then
+    :func:`simrl.kernels.softmax.softmax_columns` (vectorized across the rows; within a few
+    ulp of :func:`policy_row`, not bit-equal)."""
+    A = logp.shape[1]
+    z = np.empty((A, n))
     for i in range(n):
-        for c in range(logp.shape[1]):
-            logp[i, c] = theta[sx[i], st[i], sp[i], c] + u[c] + U[sx[i], c]
-    softmax_rows(logp, n, logp, probs)
+        x, t, prev = sx[i], st[i], sp[i]
+        for c in range(A):
+            z[c, i] = theta[x, t, prev, c] + u[c] + U[x, c]
+    softmax_columns(z, n, logp, probs)
 
 
 @njit(cache=True, inline="always")

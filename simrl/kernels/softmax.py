@@ -2,8 +2,8 @@
 
 One implementation for both means equal logits give bit-equal log-probabilities, so the
 per-token KL penalty log pi - log pi_ref is exactly zero where the policies agree.
-:func:`softmax_rows` computes a block of rows with a vectorized exponential, for the rows
-that are not compared with the tables (the later passes of a PPO or GRPO step).
+:func:`softmax_columns` computes a block of rows with a vectorized exponential, for the
+rows that are not compared with the tables (the later passes of a PPO or GRPO step).
 """
 
 from __future__ import annotations
@@ -60,30 +60,43 @@ def softmax_row(logits: np.ndarray, logp: np.ndarray, probs: np.ndarray) -> None
 
 
 @njit(cache=True, inline="always")
-def softmax_rows(logits: np.ndarray, n: int, logp: np.ndarray, probs: np.ndarray) -> None:
-    """:func:`softmax_row` of the first ``n`` rows of ``logits`` (C-contiguous, 2-D) with
-    every exponential of the block in one loop of :func:`simrl.kernels.vexp.vexp`, which
-    vectorizes (the C library's ``exp`` is a call per entry). The same operations in the same
-    order as :func:`softmax_row` but for the exponential, so each entry is within a few ulp
-    of it, and the same double at any vector width. ``logp`` may be ``logits`` itself;
-    ``probs`` holds the shifted logits, then the exponentials."""
-    A = logits.shape[1]
-    mx = np.empty(n)
+def softmax_columns(z: np.ndarray, n: int, logp: np.ndarray, probs: np.ndarray) -> None:
+    """:func:`softmax_row` of ``n`` rows stored as the columns of ``z`` (``z[:, i]`` is row
+    i's logits; 2-D, C-contiguous, left unchanged), into rows ``i < n`` of ``logp`` and
+    ``probs``, with the exponential :func:`simrl.kernels.vexp.vexp`.
+
+    The transposed layout puts the rows side by side, so the maximum, the exponentials and
+    the sums each run across the rows in one loop that vectorizes (an 11-entry row does not
+    fill the vector registers, and a row's maximum and sum are chains). Per row, the
+    operations are :func:`softmax_row`'s in its order (the entries a = 0, 1, ...; the sum
+    left to right) with ``vexp`` for the C library's ``exp``: each entry is within a few ulp
+    of :func:`softmax_row`, and the same double at any vector width. NaN propagates as in
+    :func:`row_max`.
+    """
+    A = z.shape[0]
+    e = np.empty((A, n))
+    ms = np.empty((2, n))  # per row: the maximum (then log-sum-exp), and the sum
+    mx, s = ms[0], ms[1]
     for i in range(n):
-        mx[i] = row_max(logits[i])
-        for a in range(A):
-            probs[i, a] = logits[i, a] - mx[i]
-    flat = probs.reshape(probs.size)
-    for j in range(n * A):
-        flat[j] = vexp(flat[j])
+        mx[i] = -math.inf
+        s[i] = 0.0
+    for a in range(A):
+        for i in range(n):
+            v = z[a, i]
+            if v > mx[i] or v != v:  # row_max, one entry at a time
+                mx[i] = v
+    for a in range(A):
+        for i in range(n):
+            e[a, i] = vexp(z[a, i] - mx[i])
+    for a in range(A):
+        for i in range(n):
+            s[i] += e[a, i]
     for i in range(n):
-        s = 0.0
+        mx[i] += math.log(s[i])  # log-sum-exp
+    for i in range(n):
         for a in range(A):
-            s += probs[i, a]
-        lse = mx[i] + math.log(s)
-        for a in range(A):
-            logp[i, a] = logits[i, a] - lse
-            probs[i, a] /= s
+            logp[i, a] = z[a, i] - mx[i]
+            probs[i, a] = e[a, i] / s[i]
 
 
 @njit(cache=True)
