@@ -257,13 +257,9 @@ class ProxyRM:
         return float(np.mean((rw > rl) + 0.5 * (rw == rl)))
 
     def fit(self, pairs: PreferencePairs, cfg: RMConfig, rng: np.random.Generator) -> FitResult:
-        """Fit every member in place by mini-batch Adam/SGD on the configured loss
+        """Fit every member in place by mini-batch Adam/SGD on the configured loss, with
+        bootstrap resamples and WARM's weight averaging as configured
         (:func:`simrl.proxy_fit.fit_proxy`).
-
-        Members see the same pairs in their own order, or with ``cfg.ensemble_bootstrap``
-        their own bootstrap resample (Efron 1979) of the pairs. WARM then replaces them by
-        the single network with their mean weights, theta = (1/M) sum_m theta_m (Ramé et al.
-        2024), keeping them in ``members``.
 
         Raises:
             DivergenceError: the loss or a parameter became non-finite.
