@@ -10,7 +10,6 @@ creating it at once both end up using one whole store.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
@@ -175,7 +174,14 @@ def open_store(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     conn = _connect(path, readonly)
     if not readonly:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            for attempt in range(OPEN_RETRIES + 1):  # another process may be switching it
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if not _busy(exc) or attempt == OPEN_RETRIES:
+                        raise
+                    _pause(attempt)
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.OperationalError as exc:
             conn.close()
@@ -183,9 +189,45 @@ def open_store(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+#: Further tries of :func:`open_store` to enter WAL mode while the file is busy (about 2.5 s).
+OPEN_RETRIES = 50
+#: Further tries of :func:`close_store` to leave WAL mode (about 0.15 s).
+CLOSE_RETRIES = 3
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite failed because another connection holds the file (SQLITE_BUSY)."""
+    return getattr(exc, "sqlite_errorname", "") == "SQLITE_BUSY"
+
+
+def _pause(attempt: int) -> None:
+    """Wait 20-80 ms before another try, the pause differing between processes and tries
+    so that two processes retrying together fall out of step."""
+    time.sleep(0.02 * (1 + (os.getpid() + attempt) % 4))
+
+
 def close_store(conn: sqlite3.Connection) -> None:
     """Close a writer, leaving the file in rollback-journal mode when no one else has it
-    open, so later read-only opens need (and create) no ``-wal``/``-shm`` files."""
-    with contextlib.suppress(sqlite3.OperationalError):  # another reader: WAL stays, as safe
-        conn.execute("PRAGMA journal_mode = DELETE")
-    conn.close()
+    open, so later read-only opens need (and create) no ``-wal``/``-shm`` files.
+
+    Leaving WAL mode fails at once while another connection is open, so two writers closing
+    at the same moment would each see the other and both leave it on. After a failure the
+    connection is closed and the switch tried again on a fresh one after a pause (at most
+    :data:`CLOSE_RETRIES` times), so the last of them finds the file free. A store that
+    stays open elsewhere (another sweep) stays in WAL mode, which is as safe. After
+    overlapping writers SQLite may leave its ``-wal`` and ``-shm`` files beside a store that
+    is back in rollback mode; it ignores them there.
+    """
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    conn.execute("PRAGMA busy_timeout = 0")  # a busy file fails the switch, never waits
+    for attempt in range(CLOSE_RETRIES + 1):
+        if attempt > 0:
+            _pause(attempt)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=0.0)  # fail, not wait
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+            return
+        except sqlite3.OperationalError:
+            continue
+        finally:
+            conn.close()
