@@ -213,7 +213,7 @@ def close_store(conn: sqlite3.Connection) -> None:
     Leaving WAL mode fails at once while another connection is open, so two writers closing
     at the same moment would each see the other and both leave it on. After a failure the
     connection is closed and the switch tried again on a fresh one after a pause (at most
-    :data:`CLOSE_RETRIES` times), so the last of them finds the file free. A store that
+    ``CLOSE_RETRIES`` times), so the last of them finds the file free. A store that
     stays open elsewhere (another sweep) stays in WAL mode, which is as safe. After
     overlapping writers SQLite may leave its ``-wal`` and ``-shm`` files beside a store that
     is back in rollback mode; it ignores them there.
